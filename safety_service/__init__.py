@@ -1,0 +1,54 @@
+"""The trial safety service: adverse events, labs and safety signals for NCT07396155."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .settings import PROJECT_ROOT, from_environment, resolve_paths
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings (SAFETY_* environment, then ``config``), rules validated, database migrated.
+
+    Raises RulesError (naming file, key, problem) for a bad rules file and SettingsError for a bad setting.
+    Starts no threads: run.py or `safety scheduler` start the scheduler.
+    """
+    from . import cli, db as dbmod, migrations
+    from .clock import Clock
+    from .rulebook import load_rulebook, record_rule_changes
+
+    config = dict(config or {})
+    instance = Path(config.pop("INSTANCE_PATH", None) or os.environ.get("SAFETY_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    app = Flask(__name__, instance_path=str(instance.resolve()), template_folder=str(PROJECT_ROOT / "templates"))
+    cfg = from_environment()
+    cfg["TESTING"] = False
+    cfg.update(config)
+    if cfg["TESTING"] and "SCHEDULER_ENABLED" not in config:
+        cfg["SCHEDULER_ENABLED"] = False
+    resolve_paths(cfg, Path(app.instance_path))
+    app.config.update(cfg)
+    app.config.update(
+        MAX_CONTENT_LENGTH=cfg["MAX_UPLOAD_MB"] * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=str(cfg["BASE_URL"]).startswith("https://"),
+        SESSION_COOKIE_NAME="safety_session",
+    )
+
+    clock = cfg.get("CLOCK") or Clock()
+    app.extensions["clock"] = clock
+    app.extensions["rulebook"] = load_rulebook(cfg["RULES_DIR"])
+    db = dbmod.connect(cfg["DATABASE"])
+    try:
+        migrations.apply(db)
+        record_rule_changes(db, app.extensions["rulebook"], clock.now())
+    finally:
+        db.conn.close()
+
+    from . import web
+    web.register(app)
+    cli.register(app)
+    return app

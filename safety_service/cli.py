@@ -1,0 +1,163 @@
+"""The `safety` command line (also `flask --app safety_service ...`): the same domain functions as the web app.
+
+Each command exits 0 on success and non-zero with a one-line error on bad input.
+"""
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .clock import Clock, FixedClock
+from .db import connect
+from .domain import audit, users
+from .domain.errors import DomainError
+from .domain.permissions import ROLES
+
+
+def app_db():
+    return connect(current_app.config["DATABASE"])
+
+
+def clock_option(f):
+    """`--now ISO8601`: run as of that instant (default: the real clock)."""
+    return click.option("--now", "now_text", default=None, metavar="ISO8601",
+                        help="Run as of this instant (with a UTC offset).")(f)
+
+
+def clock_from(now_text: str | None) -> Clock:
+    if not now_text:
+        return current_app.extensions["clock"]
+    try:
+        return FixedClock(now_text)
+    except ValueError as e:
+        raise click.BadParameter(f"{e}", param_hint="--now") from None
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db():
+    """Create or migrate the database (idempotent)."""
+    from . import migrations
+    db = app_db()
+    applied = migrations.apply(db)
+    total = len(migrations.migration_set().applied(db))
+    click.echo(f"database {current_app.config['DATABASE']}: {len(applied)} migrations applied now, {total} in all")
+
+
+@click.group("user")
+def user_group():
+    """Manage user accounts."""
+
+
+@user_group.command("add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--site", default=None)
+@click.option("--name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def user_add(email, role, site, name, password_stdin):
+    """Add a user with a role (nurses and investigators belong to a site)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    if site and site not in current_app.extensions["rulebook"].study.site_codes:
+        raise click.BadParameter(f"unknown site {site!r}", param_hint="--site")
+    try:
+        u = users.create(app_db(), email=email, role=role, site=site, name=name, password=password,
+                         now=current_app.extensions["clock"].now(), actor="cli")
+    except users.UserError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"user {u['email']} ({u['role']}{', site ' + u['site'] if u['site'] else ''}) created")
+
+
+@click.group("token")
+def token_group():
+    """API tokens."""
+
+
+@token_group.command("create")
+@click.argument("email")
+@with_appcontext
+def token_create(email):
+    """Print a new API token for the user (shown once, stored hashed)."""
+    try:
+        click.echo(users.create_token(app_db(), email, now=current_app.extensions["clock"].now(), actor="cli"))
+    except users.UserError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group("audit")
+def audit_group():
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify():
+    """Check the hash chain; exit 1 naming the first broken entry."""
+    result = audit.verify(app_db())
+    click.echo(result.describe())
+    if not result.ok:
+        sys.exit(1)
+
+
+@click.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup(target: Path):
+    """An online, consistent copy of the database (SQLite backup API; writers may continue meanwhile)."""
+    if target.exists():
+        raise click.ClickException(f"{target} exists; choose a new file")
+    src = sqlite3.connect(current_app.config["DATABASE"])
+    dst = sqlite3.connect(str(target))
+    try:
+        src.backup(dst)
+        check = dst.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        dst.close()
+        src.close()
+    if check != "ok":
+        raise click.ClickException(f"backup failed its integrity check: {check}")
+    click.echo(f"backup written to {target} (integrity ok)")
+
+
+@click.command("demo")
+@click.option("--seed", default=20261125, show_default=True)
+@with_appcontext
+def demo(seed):
+    """Load the synthetic demo study into an empty database and print the demo accounts."""
+    from .demo import load_demo
+    try:
+        accounts = load_demo(app_db(), current_app.extensions["rulebook"], current_app.config,
+                             now=current_app.extensions["clock"].now(), seed=seed)
+    except DomainError as e:
+        raise click.ClickException(str(e)) from None
+    for a in accounts:
+        click.echo(f"{a['role']:15} {a['email']:32} {a['password']}")
+
+
+COMMANDS = [init_db, user_group, token_group, audit_group, backup, demo]
+
+
+def register(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point of the `safety` console script."""
+    from . import create_app
+    from .rulefiles import RulesError
+    from .settings import SettingsError
+
+    group = FlaskGroup(create_app=lambda: create_app(), add_default_commands=True, help="The trial safety service.")
+    try:
+        group.main(prog_name="safety")
+    except (RulesError, SettingsError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)

@@ -1,0 +1,60 @@
+"""The SQLite connection (WAL, foreign keys, busy timeout) and the one way to write: an IMMEDIATE transaction.
+
+Why IMMEDIATE: the audit chain reads the last hash and appends; with a deferred BEGIN two writers could read
+the same last hash, and in WAL mode the second one's upgrade to a write lock fails instead of waiting.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open the database file with the pragmas every connection needs."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: no implicit BEGIN; transactions are explicit (atomic()).
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return sqlite_utils.Database(conn)
+
+
+@contextmanager
+def atomic(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One logical change: the record, its audit entries and its outbox mail commit together or not at all.
+
+    Nested use becomes a savepoint (sqlite-utils ``db.atomic()``).
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
+
+
+def row(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> dict | None:
+    """The first row of a query as a dict, or None."""
+    for r in db.query(sql, params):
+        return r
+    return None
+
+
+def rows(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> list[dict]:
+    return list(db.query(sql, params))

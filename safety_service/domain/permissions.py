@@ -1,0 +1,55 @@
+"""Who may do what: the single table every view and API route is checked against.
+
+Add an action here with the roles allowed; web/guard.py refuses any endpoint that names no action.
+Site scoping (a nurse sees her own site) is decided by ``site_scope``.
+"""
+from __future__ import annotations
+
+ROLES = ("nurse", "investigator", "safety_officer", "auditor", "admin")
+ALL = frozenset(ROLES)
+CLINICAL = frozenset({"nurse", "investigator"})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "home.view": ALL,
+    "participant.view": ALL,
+    "participant.create": CLINICAL | {"admin"},
+    "visit.record": CLINICAL,
+    "ae.view": ALL,
+    "ae.create": CLINICAL,
+    "ae.amend": CLINICAL,
+    "ae.sign_off": frozenset({"investigator"}),
+    "ae.report_sent": frozenset({"investigator", "safety_officer"}),
+    "ctcae.view": ALL,
+    "lab.view": ALL,
+    "lab.create": CLINICAL,
+    "lab.import": CLINICAL | {"admin"},
+    "alert.view": frozenset({"safety_officer", "investigator", "admin", "auditor"}),
+    "alert.acknowledge": frozenset({"safety_officer", "investigator"}),
+    "dashboard.view": frozenset({"safety_officer", "investigator", "auditor", "admin"}),
+    "signals.view": frozenset({"safety_officer", "investigator", "auditor"}),
+    "export.ae": frozenset({"auditor", "safety_officer", "investigator"}),
+    "audit.view": frozenset({"auditor", "admin"}),
+    "audit.export": frozenset({"auditor"}),
+    "outbox.view": frozenset({"admin"}),
+    "user.manage": frozenset({"admin"}),
+}
+
+# Roles bound to their own site's participants, AEs, labs and alerts.
+SITE_BOUND = frozenset({"nurse", "investigator"})
+
+
+def allowed(role: str | None, action: str) -> bool:
+    """True if the role may perform the action. Raises KeyError for an action nobody declared."""
+    return role in PERMISSIONS[action]
+
+
+def site_scope(user: dict | None) -> str | None:
+    """The one site a user is restricted to, or None for study-wide roles."""
+    if user and user["role"] in SITE_BOUND:
+        return user.get("site") or "__no_site__"
+    return None
+
+
+def may_see_site(user: dict | None, site: str) -> bool:
+    scope = site_scope(user)
+    return scope is None or scope == site

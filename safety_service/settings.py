@@ -1,0 +1,113 @@
+"""Every setting with its default and help; read from SAFETY_* environment variables, rejected early if bad.
+
+A test checks that every setting here is documented in the README.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with; the message names the variable."""
+
+
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true/false")
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 < port < 65536:
+        raise ValueError("expected a port number 1-65535")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("expected a positive whole number")
+    return value
+
+
+def _timezone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}") from None
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+SETTINGS: list[Setting] = [
+    Setting("DATABASE", None, "Path of the SQLite database file (default: instance/safety.db)."),
+    Setting("SECRET_KEY", None, "Key signing sessions and CSRF tokens (default: a random key kept in instance/secret_key)."),
+    Setting("RULES_DIR", None, "Folder of the study's rules files (default: rules/ of the project)."),
+    Setting("TIMEZONE", "Europe/Berlin", "The study's time zone: local dates, SAE clocks shown, digest times.", _timezone),
+    Setting("SMTP_HOST", "", "SMTP server; empty keeps mail in the outbox, readable by admins in the web UI."),
+    Setting("SMTP_PORT", 25, "SMTP port.", _port),
+    Setting("SMTP_USER", "", "SMTP login user (login only when set)."),
+    Setting("SMTP_PASSWORD", "", "SMTP login password."),
+    Setting("SMTP_STARTTLS", False, "Use STARTTLS before login.", _bool),
+    Setting("MAIL_FROM", "safety-service@localhost", "Sender address of alert and digest mails."),
+    Setting("BASE_URL", "http://127.0.0.1:5000", "Address used for links in mails."),
+    Setting("SESSION_IDLE_MINUTES", 15, "Sign out after this many idle minutes (21 CFR Part 11 session control).", _positive_int),
+    Setting("MAX_FAILED_LOGINS", 5, "Failed sign-ins in a row before an account is locked.", _positive_int),
+    Setting("LOCKOUT_MINUTES", 15, "How long a locked account stays locked.", _positive_int),
+    Setting("MAX_UPLOAD_MB", 5, "Largest accepted request body or upload, in megabytes.", _positive_int),
+    Setting("SCHEDULER_ENABLED", True, "Run the scheduled jobs inside this process (off under gunicorn: run `safety scheduler`).", _bool),
+]
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Settings from SAFETY_* variables over the defaults.
+
+    Raises SettingsError naming the variable when a value cannot be parsed.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = environ.get(f"SAFETY_{s.name}")
+        if raw is None:
+            values[s.name] = s.default
+            continue
+        try:
+            values[s.name] = s.parse(raw)
+        except ValueError as e:
+            raise SettingsError(f"SAFETY_{s.name}={raw!r}: {e}") from None
+    return values
+
+
+def resolve_paths(cfg: dict[str, Any], instance_path: Path) -> None:
+    """Fill the defaults that live under instance/: the database and a persisted random secret key."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    if not cfg.get("DATABASE"):
+        cfg["DATABASE"] = str(instance_path / "safety.db")
+    if not cfg.get("RULES_DIR"):
+        cfg["RULES_DIR"] = str(PROJECT_ROOT / "rules")
+    if not cfg.get("SECRET_KEY"):
+        key_file = instance_path / "secret_key"
+        if not key_file.exists():
+            # Written once with owner-only permissions so sessions survive a restart.
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        cfg["SECRET_KEY"] = key_file.read_text().strip()

@@ -1,0 +1,123 @@
+"""The web layer: who is asking (session or API token), the permission check, errors, and the blueprints."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from ..clock import parse_datetime
+from ..domain import alerts, users
+from ..domain.errors import DomainError, Forbidden
+from ..domain.permissions import allowed
+from . import guard
+from .context import close_db, get_db, now
+
+# Blueprint modules, each exposing `bp`. Add yours here.
+BLUEPRINTS = [
+    "safety_service.web.health",
+    "safety_service.web.auth",
+    "safety_service.web.pages",
+    "safety_service.web.api",
+]
+
+
+def is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error(status: int, code: str, message: str, fields: dict | None = None):
+    body = {"error": {"code": code, "message": message}}
+    if fields:
+        body["error"]["fields"] = fields
+    return jsonify(body), status
+
+
+def _load_user() -> None:
+    """g.user from a Bearer token (API) or the session cookie (web UI); g.auth says which."""
+    g.user, g.auth = None, None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer ") and is_api():
+        user = users.user_for_token(get_db(), header[7:].strip())
+        if user:
+            g.user, g.auth = users.public(user), "token"
+        return
+    uid = session.get("uid")
+    if uid is None:
+        return
+    last = session.get("seen")
+    idle = timedelta(minutes=_app().config["SESSION_IDLE_MINUTES"])
+    if last and now() - parse_datetime(last) > idle:
+        session.clear()
+        session["expired"] = True
+        return
+    user = users.get(get_db(), uid)
+    if user and user["active"]:
+        g.user, g.auth = users.public(user), "session"
+        session["seen"] = now().isoformat()
+
+
+def _app() -> Flask:
+    from flask import current_app
+    return current_app
+
+
+def register(app: Flask) -> None:
+    import importlib
+
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked in guard, for session-authenticated writes
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the idle timeout bounds a form's life instead
+    CSRFProtect(app)
+    app.teardown_appcontext(close_db)
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(name).bp)
+
+    @app.before_request
+    def _authenticate_and_authorise():
+        _load_user()
+        guard.csrf_protect_if_session()
+        guard.check()
+
+    @app.errorhandler(guard.Unauthenticated)
+    def _unauthenticated(_e):
+        if is_api():
+            return api_error(401, "unauthenticated", "a valid Bearer token is required")
+        if session.pop("expired", False):
+            flash("You were signed out after a period of inactivity.", "info")
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+    @app.errorhandler(DomainError)
+    def _domain_error(e: DomainError):
+        if is_api():
+            return api_error(e.status, e.code, e.message, e.fields)
+        return render_template("error.html", status=e.status, message=e.message, fields=e.fields), e.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e):
+        if is_api():
+            return api_error(400, "csrf", e.description)
+        return render_template("error.html", status=400, message="The form expired or was not sent from this "
+                               "service (CSRF check failed). Go back, reload and try again."), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException):
+        if is_api():
+            response = e.get_response()  # keeps headers such as Allow on 405
+            response.data = api_error(e.code, e.name.lower().replace(" ", "_"), e.description)[0].get_data()
+            response.content_type = "application/json"
+            return response
+        return render_template("error.html", status=e.code, message=e.description), e.code
+
+    @app.context_processor
+    def _template_globals():
+        user = g.get("user")
+        return {
+            "current_user": user,
+            "can": (lambda action: bool(user) and allowed(user["role"], action)),
+            "open_alerts": (alerts.counts(get_db(), user) if user and allowed(user["role"], "alert.view") else {}),
+            "study_id": app.extensions["rulebook"].study.study_id,
+        }
+
+
+__all__ = ["register", "api_error", "Forbidden"]

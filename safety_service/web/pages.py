@@ -1,0 +1,77 @@
+"""Pages for the clinical team: home, participants list, participant page, enrolment, visits."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from ..clock import local_date
+from ..domain import participants
+from ..domain.errors import InvalidInput
+from .context import get_db, now, study, tz
+from .guard import requires
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+@requires("home.view")
+def home():
+    db, today = get_db(), local_date(now(), tz())
+    due = []
+    for p in participants.list_for(db, g.user):
+        for v in participants.participant_schedule(db, p, study(), tz(), now()):
+            if v.status in ("open", "overdue") or (v.status == "upcoming" and (v.window_start - today).days <= 7):
+                due.append({"subject_id": p["subject_id"], "site": p["site"], **v.as_dict()})
+    order = {"overdue": 0, "open": 1, "upcoming": 2}
+    due.sort(key=lambda d: (order[d["status"]], d["due_on"]))
+    return render_template("home.html", due=due, today=today)
+
+
+@bp.get("/participants")
+@requires("participant.view")
+def participant_list():
+    db = get_db()
+    site = request.args.get("site") or None
+    listing = []
+    for p in participants.list_for(db, g.user, site=site):
+        sched = participants.participant_schedule(db, p, study(), tz(), now())
+        nxt = next((v for v in sched if v.status != "done"), None)
+        listing.append({**p, "next_visit": nxt, "overdue": sum(v.status == "overdue" for v in sched)})
+    return render_template("participants/list.html", participants=listing, site=site, sites=study().site_codes)
+
+
+@bp.get("/participants/<subject_id>")
+@requires("participant.view")
+def participant_detail(subject_id):
+    db = get_db()
+    p = participants.get(db, subject_id, user=g.user)
+    sched = participants.participant_schedule(db, p, study(), tz(), now())
+    return render_template("participants/detail.html", p=p, schedule=sched, today=local_date(now(), tz()))
+
+
+@bp.route("/participants/new", methods=["GET", "POST"])
+@requires("participant.create")
+def participant_new():
+    errors, form = {}, request.form.to_dict()
+    if request.method == "POST":
+        try:
+            p = participants.create(get_db(), form, study=study(), tz=tz(), actor=g.user, now=now())
+            flash(f"Participant {p['subject_id']} enrolled.", "success")
+            return redirect(url_for("pages.participant_detail", subject_id=p["subject_id"]))
+        except InvalidInput as e:
+            errors = e.fields
+    elif g.user.get("site"):
+        form["site"] = g.user["site"]
+    return render_template("participants/new.html", form=form, errors=errors, sites=study().site_codes), \
+        (422 if errors else 200)
+
+
+@bp.post("/participants/<subject_id>/visits/<visit>")
+@requires("visit.record")
+def visit_record(subject_id, visit):
+    try:
+        participants.record_visit(get_db(), subject_id, visit, request.form.get("visit_date"), study=study(),
+                                  tz=tz(), actor=g.user, now=now())
+        flash(f"Visit {visit} recorded.", "success")
+    except InvalidInput as e:
+        flash("Visit not recorded: " + "; ".join(f"{k} {v}" for k, v in e.fields.items()), "error")
+    return redirect(url_for("pages.participant_detail", subject_id=subject_id))
