@@ -1,0 +1,55 @@
+"""What every export carries besides its rows: study, export time, filters and exporting user."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+class ExportError(ValueError):
+    """A value cannot be written faithfully in the requested format.
+
+    ``field`` names the offending column or variable, ``row`` the record (AE id or row number).
+    """
+
+    def __init__(self, message: str, field: str | None = None, row: object = None):
+        self.field, self.row = field, row
+        where = ", ".join(p for p in (f"row {row}" if row is not None else "", f"field {field}" if field else "") if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+@dataclass(frozen=True)
+class ExportMeta:
+    """Context printed in headers and stored in file properties.
+
+    ``exported_at`` must be aware; it is the only thing that may differ between two exports
+    of the same rows (the writers never read the clock themselves).
+    """
+
+    study_id: str
+    exported_at: datetime
+    exported_by: str
+    filters: dict = field(default_factory=dict)
+    title: str = "Adverse event listing"
+
+    def __post_init__(self):
+        if self.exported_at.tzinfo is None:
+            raise ExportError("export time has no UTC offset", field="exported_at")
+
+    @property
+    def exported_at_utc(self) -> datetime:
+        return self.exported_at.astimezone(timezone.utc).replace(microsecond=0)
+
+    @property
+    def exported_at_iso(self) -> str:
+        return self.exported_at_utc.isoformat()
+
+    def filters_text(self) -> str:
+        """Filters as one readable line, in a stable order; "none" when unfiltered."""
+        parts = [f"{k}={_text(v)}" for k, v in sorted(self.filters.items()) if v not in (None, "", [])]
+        return "; ".join(parts) if parts else "none"
+
+
+def _text(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)

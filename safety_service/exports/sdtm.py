@@ -1,0 +1,345 @@
+"""CDISC SDTM AE and SUPPAE datasets (SAS XPT v5) and a define-style description of their variables.
+
+Sources: CDISC SDTM IG 3.x section 6.2 (AE domain: variables, labels, assumptions), section 8.4
+(supplemental qualifiers), section 4.5.3.2 (text over 200 characters goes to SUPP-- as QNAM
+<var>1, <var>2...), CDISC Controlled Terminology (OUT, ACN, NY, TOXGR, EPOCH codelists).
+
+Early/late is sent as the supplemental qualifier AEPHASE, not as EPOCH: EPOCH takes its values
+from the trial design (Trial Arms/Subject Elements: the epoch in which the event started,
+SDTM IG 3.x section 4.1.4.x "EPOCH"), whereas early/late is a protocol analysis window of time
+since injection that is no element of the design, i.e. a non-standard qualifier (SDTM IG 8.4).
+EPOCH is still given, derived from the single-injection design: SCREENING before the injection,
+TREATMENT on the injection day, FOLLOW-UP after it.
+
+Entered-in-error AEs are not tabulations of events and are left out (and counted in the define).
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Sequence
+
+from .meta import ExportError, ExportMeta
+from .xpt import MAX_CHAR_BYTES, XptVar, char_lengths, write_xpt
+
+# CDISC CT codelist OUT (Outcome of Event)
+AEOUT = {"recovered": "RECOVERED/RESOLVED", "recovering": "RECOVERING/RESOLVING",
+         "not_recovered": "NOT RECOVERED/NOT RESOLVED", "recovered_with_sequelae": "RECOVERED/RESOLVED WITH SEQUELAE",
+         "fatal": "FATAL", "unknown": "UNKNOWN"}
+# CDISC CT codelist ACN (Action Taken with Study Treatment)
+AEACN = {"not_applicable": "NOT APPLICABLE", "dose_not_changed": "DOSE NOT CHANGED",
+         "drug_withdrawn": "DRUG WITHDRAWN", "drug_interrupted": "DRUG INTERRUPTED", "unknown": "UNKNOWN"}
+# AEREL has no CDISC codelist (sponsor-defined, SDTM IG AE assumption on AEREL): ours, listed in the define
+AEREL = {"not_related": "NOT RELATED", "unlikely": "UNLIKELY RELATED", "possible": "POSSIBLY RELATED",
+         "probable": "PROBABLY RELATED", "definite": "DEFINITELY RELATED"}
+# ICH E2A seriousness criteria -> SDTM AES* flags (SDTM IG AE: AESDTH ... AESMIE)
+SERIOUSNESS_FLAGS = {"death": "AESDTH", "life_threatening": "AESLIFE", "hospitalization": "AESHOSP",
+                     "disability": "AESDISAB", "congenital_anomaly": "AESCONG", "important_medical_event": "AESMIE"}
+# Symbols common in clinical free text, spelt in ASCII (XPT v5 holds ASCII only)
+ASCII_SPELLING = {"≥": ">=", "≤": "<=", "°": " deg ", "µ": "u", "μ": "u", "±": "+/-", "×": "x", "–": "-",
+                  "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "\u00a0": " ", "ß": "ss",
+                  "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^\d{2}:\d{2}$")
+
+
+@dataclass(frozen=True)
+class SdtmVar:
+    name: str
+    label: str
+    type: str  # Char / Num
+    role: str
+    core: str  # Req / Exp / Perm
+    codelist: str = ""
+    origin: str = "CRF"
+    derivation: str = ""
+
+    def xpt(self) -> XptVar:
+        return XptVar(self.name, self.label, self.type)
+
+
+# SDTM IG 3.x AE domain, in the IG's variable order; labels as published
+AE_VARS: tuple[SdtmVar, ...] = (
+    SdtmVar("STUDYID", "Study Identifier", "Char", "Identifier", "Req", origin="Assigned"),
+    SdtmVar("DOMAIN", "Domain Abbreviation", "Char", "Identifier", "Req", origin="Assigned", derivation='"AE"'),
+    SdtmVar("USUBJID", "Unique Subject Identifier", "Char", "Identifier", "Req", origin="Derived",
+            derivation="STUDYID || '-' || subject id"),
+    SdtmVar("AESEQ", "Sequence Number", "Num", "Identifier", "Req", origin="Assigned",
+            derivation="1..n per subject in order of entry"),
+    SdtmVar("AESPID", "Sponsor-Defined Identifier", "Char", "Identifier", "Perm", origin="Assigned",
+            derivation="database id of the AE"),
+    SdtmVar("AETERM", "Reported Term for the Adverse Event", "Char", "Topic", "Req",
+            derivation="verbatim; beyond 200 bytes continued in SUPPAE AETERM1.."),
+    SdtmVar("AELLT", "Lowest Level Term", "Char", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
+            "CTCAE v5.0 term (a MedDRA LLT)"),
+    SdtmVar("AELLTCD", "Lowest Level Term Code", "Num", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
+            "MedDRA LLT code of the CTCAE v5.0 term"),
+    SdtmVar("AEDECOD", "Dictionary-Derived Term", "Char", "Synonym Qualifier", "Req", "MedDRA", "Assigned",
+            "CTCAE v5.0 term"),
+    SdtmVar("AEBODSYS", "Body System or Organ Class", "Char", "Record Qualifier", "Exp", "MedDRA", "Assigned",
+            "MedDRA SOC of the CTCAE v5.0 term"),
+    SdtmVar("AESER", "Serious Event", "Char", "Record Qualifier", "Exp", "NY"),
+    SdtmVar("AEACN", "Action Taken with Study Treatment", "Char", "Record Qualifier", "Exp", "ACN"),
+    SdtmVar("AEACNOTH", "Other Action Taken", "Char", "Record Qualifier", "Perm"),
+    SdtmVar("AEREL", "Causality", "Char", "Record Qualifier", "Exp", "REL (sponsor)",
+            derivation="causality to the UC-MSC product; to the procedure in SUPPAE AERELPRC"),
+    SdtmVar("AEOUT", "Outcome of Adverse Event", "Char", "Record Qualifier", "Perm", "OUT"),
+    SdtmVar("AESCONG", "Congenital Anomaly or Birth Defect", "Char", "Record Qualifier", "Perm", "NY",
+            derivation="null when AESER is N"),
+    SdtmVar("AESDISAB", "Persist or Signif Disability/Incapacity", "Char", "Record Qualifier", "Perm", "NY",
+            derivation="null when AESER is N"),
+    SdtmVar("AESDTH", "Results in Death", "Char", "Record Qualifier", "Perm", "NY", derivation="null when AESER is N"),
+    SdtmVar("AESHOSP", "Requires or Prolongs Hospitalization", "Char", "Record Qualifier", "Perm", "NY",
+            derivation="null when AESER is N"),
+    SdtmVar("AESLIFE", "Is Life Threatening", "Char", "Record Qualifier", "Perm", "NY",
+            derivation="null when AESER is N"),
+    SdtmVar("AESMIE", "Other Medically Important Serious Event", "Char", "Record Qualifier", "Perm", "NY",
+            derivation="null when AESER is N"),
+    SdtmVar("AETOXGR", "Standard Toxicity Grade", "Char", "Record Qualifier", "Perm", "TOXGR",
+            derivation="CTCAE v5.0 grade 1-5"),
+    SdtmVar("EPOCH", "Epoch", "Char", "Timing", "Perm", "EPOCH", "Derived",
+            "SCREENING if not treatment emergent; TREATMENT on study day 1; FOLLOW-UP after"),
+    SdtmVar("AESTDTC", "Start Date/Time of Adverse Event", "Char", "Timing", "Exp", "ISO 8601"),
+    SdtmVar("AEENDTC", "End Date/Time of Adverse Event", "Char", "Timing", "Exp", "ISO 8601"),
+    SdtmVar("AESTDY", "Study Day of Start of Adverse Event", "Num", "Timing", "Perm", origin="Derived",
+            derivation="date - injection date + 1 on or after it, date - injection date before (no day 0)"),
+    SdtmVar("AEENDY", "Study Day of End of Adverse Event", "Num", "Timing", "Perm", origin="Derived",
+            derivation="as AESTDY, for the end date"),
+)
+
+# SDTM IG 8.4 supplemental qualifier dataset structure
+SUPP_VARS: tuple[SdtmVar, ...] = (
+    SdtmVar("STUDYID", "Study Identifier", "Char", "Identifier", "Req", origin="Assigned"),
+    SdtmVar("RDOMAIN", "Related Domain Abbreviation", "Char", "Identifier", "Req", origin="Assigned"),
+    SdtmVar("USUBJID", "Unique Subject Identifier", "Char", "Identifier", "Req", origin="Derived"),
+    SdtmVar("IDVAR", "Identifying Variable", "Char", "Identifier", "Exp", origin="Assigned"),
+    SdtmVar("IDVARVAL", "Identifying Variable Value", "Char", "Identifier", "Exp", origin="Assigned"),
+    SdtmVar("QNAM", "Qualifier Variable Name", "Char", "Topic", "Req", origin="Assigned"),
+    SdtmVar("QLABEL", "Qualifier Variable Label", "Char", "Synonym Qualifier", "Req", origin="Assigned"),
+    SdtmVar("QVAL", "Data Value", "Char", "Result Qualifier", "Req", origin="See QORIG"),
+    SdtmVar("QORIG", "Origin", "Char", "Record Qualifier", "Req", origin="Assigned"),
+    SdtmVar("QEVAL", "Evaluator", "Char", "Record Qualifier", "Exp", origin="Assigned"),
+)
+
+# Our supplemental qualifiers (QNAM <= 8, QLABEL <= 40)
+SUPP_QUALIFIERS = {
+    "AEPHASE": ("Phase of Onset After Injection", "Derived", "", "EARLY or LATE per the protocol's AE windows"),
+    "AERELPRC": ("Causality to Study Procedure", "CRF", "INVESTIGATOR", "REL (sponsor) codelist"),
+    "AETRTEM": ("Treatment Emergent Flag", "Derived", "", "Y if onset on or after the injection"),
+}
+
+
+def to_ascii(text: str | None, field: str, row) -> tuple[str, bool]:
+    """ASCII spelling of a text, and whether it changed; ExportError for what has no spelling.
+
+    Accented letters lose their accents (NFKD), common clinical symbols are spelt out.
+    """
+    if text is None:
+        return "", False
+    if text.isascii():
+        return text, False
+    spelt = "".join(ASCII_SPELLING.get(ch, ch) for ch in text)
+    out = "".join(ch for ch in unicodedata.normalize("NFKD", spelt) if not unicodedata.combining(ch))
+    if not out.isascii():
+        bad = sorted({ch for ch in out if not ch.isascii()})
+        raise ExportError(f"no ASCII spelling for {''.join(bad)!r} (SAS XPT v5 holds ASCII only)",
+                          field=field, row=row)
+    return out, True
+
+
+def split_text(text: str, limit: int = MAX_CHAR_BYTES) -> list[str]:
+    """Chunks of <= ``limit`` bytes, split between words where possible (SDTM IG 4.5.3.2)."""
+    chunks, rest = [], text
+    while len(rest) > limit:
+        cut = rest.rfind(" ", 1, limit + 1)
+        cut = cut if cut > 0 else limit
+        chunks.append(rest[:cut])
+        rest = rest[cut:]
+    chunks.append(rest)
+    return chunks
+
+
+def overflow_qnam(name: str, k: int) -> str:
+    """AETERM -> AETERM1; an 8-letter name is shortened to keep QNAM within 8 characters."""
+    suffix = str(k)
+    return name[: 8 - len(suffix)] + suffix
+
+
+class _Builder:
+    """Collects AE and SUPPAE records and notes for one export."""
+
+    def __init__(self, meta: ExportMeta):
+        self.meta = meta
+        self.ae: list[dict] = []
+        self.supp: list[dict] = []
+        self.notes: list[str] = []
+        self.excluded = 0
+
+    def text(self, value, var: str, ae: dict, usubjid: str, seq) -> str:
+        """ASCII text for ``var``; the part beyond 200 bytes goes to SUPPAE as <var>1, <var>2..."""
+        ascii_text, changed = to_ascii(value, var, ae.get("id"))
+        if changed:
+            self.notes.append(f"AE {ae.get('id')} {var}: non-ASCII characters spelt in ASCII")
+        chunks = split_text(ascii_text)
+        label = next(v.label for v in AE_VARS if v.name == var)
+        for k, chunk in enumerate(chunks[1:], start=1):
+            self.add_supp(usubjid, seq, overflow_qnam(var, k), chunk, label=label, origin="CRF")
+        return chunks[0]
+
+    def add_supp(self, usubjid: str, seq, qnam: str, qval: str, label: str | None = None,
+                 origin: str | None = None, evaluator: str = "") -> None:
+        if label is None:
+            label, origin, evaluator, _ = SUPP_QUALIFIERS[qnam]
+        self.supp.append({"STUDYID": self.meta.study_id, "RDOMAIN": "AE", "USUBJID": usubjid, "IDVAR": "AESEQ",
+                          "IDVARVAL": str(seq), "QNAM": qnam, "QLABEL": label, "QVAL": qval,
+                          "QORIG": origin, "QEVAL": evaluator})
+
+
+def _coded(mapping: dict, value, var: str, row) -> str:
+    if value is None:
+        return ""
+    try:
+        return mapping[value]
+    except KeyError:
+        raise ExportError(f"{value!r} has no controlled term (expected one of {', '.join(mapping)})",
+                          field=var, row=row) from None
+
+
+def _dtc(date: str | None, time: str | None, var: str, row) -> str:
+    """ISO 8601 date or date-time (YYYY-MM-DD or YYYY-MM-DDTHH:MM) as SDTM --DTC."""
+    if not date:
+        return ""
+    if not _DATE.match(date):
+        raise ExportError(f"{date!r} is not YYYY-MM-DD", field=var, row=row)
+    if time:
+        if not _TIME.match(time):
+            raise ExportError(f"{time!r} is not HH:MM", field=var, row=row)
+        return f"{date}T{time}"
+    return date
+
+
+def _epoch(ae: dict) -> str:
+    """Trial design epoch of onset for a single-injection study (see module docstring)."""
+    day, te = ae.get("onset_day"), ae.get("treatment_emergent")
+    if te is False:
+        return "SCREENING"
+    if day is None:
+        return ""
+    if day < 1:
+        raise ExportError(f"treatment emergent but study day {day} is before the injection",
+                          field="EPOCH", row=ae.get("id"))
+    return "TREATMENT" if day == 1 else "FOLLOW-UP"
+
+
+def _yn(flag) -> str:
+    return "" if flag is None else ("Y" if flag else "N")
+
+
+def build(rows: Sequence[dict], meta: ExportMeta) -> _Builder:
+    """AE and SUPPAE records, sorted by USUBJID and AESEQ (the AE domain keys)."""
+    b = _Builder(meta)
+    for ae in sorted(rows, key=lambda r: (str(r.get("subject_id")), r.get("seq") or 0, r.get("id") or 0)):
+        if ae.get("status", "active") != "active":
+            b.excluded += 1
+            continue
+        rid, seq = ae.get("id"), ae.get("seq")
+        if seq is None or not ae.get("subject_id"):
+            raise ExportError("AE without subject or sequence number", field="AESEQ", row=rid)
+        usubjid = f"{meta.study_id}-{ae['subject_id']}"
+        serious = bool(ae.get("serious"))
+        criteria = set(ae.get("seriousness") or [])
+        unknown = criteria - set(SERIOUSNESS_FLAGS)
+        if unknown:
+            raise ExportError(f"unknown seriousness criteria {sorted(unknown)}", field="seriousness", row=rid)
+        code = ae.get("meddra_code")
+        try:
+            lltcd = int(code) if code not in (None, "") else None
+        except ValueError:
+            raise ExportError(f"MedDRA code {code!r} is not numeric", field="AELLTCD", row=rid) from None
+        rec = {
+            "STUDYID": meta.study_id, "DOMAIN": "AE", "USUBJID": usubjid, "AESEQ": seq, "AESPID": str(rid),
+            "AETERM": b.text(ae.get("verbatim") or ae.get("term"), "AETERM", ae, usubjid, seq),
+            "AELLT": b.text(ae.get("term"), "AELLT", ae, usubjid, seq), "AELLTCD": lltcd,
+            "AEDECOD": b.text(ae.get("term"), "AEDECOD", ae, usubjid, seq),
+            "AEBODSYS": b.text(ae.get("soc"), "AEBODSYS", ae, usubjid, seq),
+            "AESER": "Y" if serious else "N",
+            "AEACN": _coded(AEACN, ae.get("action_taken"), "AEACN", rid),
+            "AEACNOTH": b.text(ae.get("other_action"), "AEACNOTH", ae, usubjid, seq),
+            "AEREL": _coded(AEREL, ae.get("relatedness_product"), "AEREL", rid),
+            "AEOUT": _coded(AEOUT, ae.get("outcome"), "AEOUT", rid),
+            "AETOXGR": str(ae["grade"]) if ae.get("grade") is not None else "",
+            "EPOCH": _epoch(ae),
+            "AESTDTC": _dtc(ae.get("onset"), ae.get("onset_time"), "AESTDTC", rid),
+            "AEENDTC": _dtc(ae.get("end_date"), None, "AEENDTC", rid),
+            "AESTDY": ae.get("onset_day"), "AEENDY": ae.get("end_day"),
+        }
+        for criterion, var in SERIOUSNESS_FLAGS.items():
+            rec[var] = ("Y" if criterion in criteria else "N") if serious else ""
+        if criteria and not serious:
+            raise ExportError("seriousness criteria given for a non-serious AE", field="AESER", row=rid)
+        b.ae.append(rec)
+        if ae.get("phase"):
+            b.add_supp(usubjid, seq, "AEPHASE", str(ae["phase"]).upper())
+        if ae.get("relatedness_procedure"):
+            b.add_supp(usubjid, seq, "AERELPRC", _coded(AEREL, ae["relatedness_procedure"], "AERELPRC", rid))
+        if ae.get("treatment_emergent") is not None:
+            b.add_supp(usubjid, seq, "AETRTEM", _yn(ae["treatment_emergent"]))
+    b.supp.sort(key=lambda r: (r["USUBJID"], int(r["IDVARVAL"]), r["QNAM"]))
+    return b
+
+
+def write_ae_xpt(rows: Sequence[dict], meta: ExportMeta) -> bytes:
+    """The SDTM AE dataset as SAS XPT v5; raises ExportError naming the AE and variable."""
+    b = build(rows, meta)
+    return write_xpt([v.xpt() for v in AE_VARS], b.ae, "AE", "Adverse Events", meta.exported_at_utc, "AESPID")
+
+
+def write_suppae_xpt(rows: Sequence[dict], meta: ExportMeta) -> bytes:
+    """The SUPPAE dataset (phase, causality to procedure, treatment emergence, text beyond 200 bytes)."""
+    b = build(rows, meta)
+    return write_xpt([v.xpt() for v in SUPP_VARS], b.supp, "SUPPAE", "Supplemental Qualifiers for AE",
+                     meta.exported_at_utc)
+
+
+def define(rows: Sequence[dict], meta: ExportMeta) -> dict:
+    """A define-style description of AE and SUPPAE: variables, labels, types, lengths, codelists, origins."""
+    b = build(rows, meta)
+
+    def dataset(name, label, structure, keys, variables, records):
+        lengths = char_lengths([v.xpt() for v in variables], records)
+        return {"name": name, "label": label, "structure": structure, "keys": keys, "records": len(records),
+                "file": f"{name.lower()}.xpt", "format": "SAS transport version 5",
+                "variables": [{"order": i, "name": v.name, "label": v.label, "type": v.type,
+                               "length": lengths.get(v.name, 8), "role": v.role, "core": v.core,
+                               "codelist": v.codelist, "origin": v.origin, "derivation": v.derivation}
+                              for i, v in enumerate(variables, start=1)]}
+
+    used_qnams = sorted({r["QNAM"] for r in b.supp})
+    return {
+        "study": meta.study_id, "standard": "CDISC SDTM IG 3.x", "exported_at": meta.exported_at_iso,
+        "exported_by": meta.exported_by, "filters": meta.filters_text(),
+        "dictionaries": {"MedDRA": "LLT codes as published with CTCAE v5.0", "CTCAE": "v5.0 (27 Nov 2017)"},
+        "datasets": [
+            dataset("AE", "Adverse Events", "One record per adverse event per subject", ["STUDYID", "USUBJID", "AESEQ"],
+                    AE_VARS, b.ae),
+            dataset("SUPPAE", "Supplemental Qualifiers for AE", "One record per IDVAR, IDVARVAL and QNAM per subject",
+                    ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"], SUPP_VARS, b.supp),
+        ],
+        "supplemental_qualifiers": [
+            {"QNAM": q, "QLABEL": SUPP_QUALIFIERS[q][0] if q in SUPP_QUALIFIERS else "continuation of text over 200 bytes",
+             "origin": SUPP_QUALIFIERS[q][1] if q in SUPP_QUALIFIERS else "CRF",
+             "values": SUPP_QUALIFIERS[q][3] if q in SUPP_QUALIFIERS else "text"} for q in used_qnams],
+        "codelists": {"OUT": sorted(AEOUT.values()), "ACN": sorted(AEACN.values()), "NY": ["N", "Y"],
+                      "TOXGR": ["1", "2", "3", "4", "5"], "EPOCH": ["FOLLOW-UP", "SCREENING", "TREATMENT"],
+                      "REL (sponsor)": list(AEREL.values())},
+        "epoch_and_phase": "Early/late is the supplemental qualifier AEPHASE, not EPOCH: EPOCH values come from "
+                           "the trial design (TA/SE), early/late is an analysis window since injection (SDTM IG 8.4).",
+        "excluded_entered_in_error": b.excluded,
+        "notes": b.notes,
+    }
+
+
+def write_define_json(rows: Sequence[dict], meta: ExportMeta) -> bytes:
+    return (json.dumps(define(rows, meta), indent=2, ensure_ascii=False) + "\n").encode("utf-8")

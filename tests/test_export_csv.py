@@ -1,0 +1,88 @@
+"""CSV listing: read back with the csv module, formula injection, UTF-8, determinism."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from safety_service.exports.columns import AE_COLUMNS, display
+from safety_service.exports.csv_export import neutralise, write_ae_csv
+from test_export_rows import NOW, ae, meta, sample_rows
+
+
+def read(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def test_it_reads_back_one_header_row_and_the_same_rows():
+    rows = sample_rows()
+    lines = read(write_ae_csv(rows, meta()))
+    assert lines[0] == [c.header for c in AE_COLUMNS]
+    assert len(lines) == 1 + len(rows)
+    by_id = {int(line[0]): dict(zip([c.key for c in AE_COLUMNS], line)) for line in lines[1:]}
+    assert sorted(by_id) == [r["id"] for r in rows]
+    for r in rows:
+        got = by_id[r["id"]]
+        assert got["subject_id"] == r["subject_id"]
+        assert got["grade"] == str(r["grade"])
+        assert got["seriousness"] == "; ".join(r["seriousness"])
+        assert got["status"] == r["status"]  # entered-in-error AEs are listed, never hidden
+        assert got["onset"] == r["onset"]
+
+
+def test_it_neutralises_text_that_a_spreadsheet_would_run_as_a_formula():
+    lines = read(write_ae_csv(sample_rows(), meta()))
+    cols = [c.key for c in AE_COLUMNS]
+    by_id = {int(line[0]): dict(zip(cols, line)) for line in lines[1:]}
+    assert by_id[3]["verbatim"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert by_id[3]["other_action"] == "'@SUM(1+1) bladder irrigation"
+    assert by_id[4]["verbatim"] == "'-back pain after biopsy"
+    assert by_id[5]["description"] == "'+ Tramadol started"
+    # a negative study day is a number, not a formula: written as it is
+    assert by_id[4]["onset_day"] == "-2"
+    assert by_id[4]["end_day"] == "-1"
+
+
+def test_it_neutralises_tab_and_carriage_return_too():
+    assert neutralise("\t=1") == "'\t=1"
+    assert neutralise("\r=1") == "'\r=1"
+    assert neutralise("flank = pain") == "flank = pain"
+
+
+def test_it_writes_utf8_with_iso_dates_and_y_n_flags():
+    data = write_ae_csv(sample_rows(), meta())
+    text = data.decode("utf-8")
+    assert "Fièvre ≥ 38 °C" in text
+    lines = read(data)
+    cols = [c.key for c in AE_COLUMNS]
+    row2 = dict(zip(cols, lines[2]))
+    assert row2["onset"] == "2026-01-10" and row2["onset_time"] == "18:45"
+    assert row2["end_date"] == ""
+    assert row2["serious"] == "N" and row2["related"] == "Y" and row2["expected"] == ""
+    assert row2["awareness_at"] == "2026-01-11T10:00:00+00:00"
+
+
+def test_it_keeps_multiline_text_in_one_field():
+    rows = [ae(1, description="line one\nline two, with a comma")]
+    lines = read(write_ae_csv(rows, meta()))
+    cols = [c.key for c in AE_COLUMNS]
+    assert dict(zip(cols, lines[1]))["description"] == "line one\nline two, with a comma"
+
+
+def test_it_gives_the_same_bytes_for_the_same_rows_whatever_the_export_time():
+    a = write_ae_csv(sample_rows(), meta())
+    b = write_ae_csv(sample_rows(), meta(NOW + timedelta(hours=5)))
+    assert a == b
+
+
+def test_it_writes_just_the_header_when_there_are_no_rows():
+    lines = read(write_ae_csv([], meta()))
+    assert lines == [[c.header for c in AE_COLUMNS]]
+
+
+def test_it_formats_each_kind_as_documented():
+    by_key = {c.key: c for c in AE_COLUMNS}
+    assert display(by_key["serious"], True) == "Y"
+    assert display(by_key["expected"], None) == ""
+    assert display(by_key["seriousness"], ["death", "hospitalization"]) == "death; hospitalization"
+    assert display(by_key["grade"], 3) == "3"
