@@ -161,3 +161,5 @@ def main() -> None:
     except (RulesError, SettingsError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
+if __name__ == "__main__":
+    main()

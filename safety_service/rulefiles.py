@@ -36,10 +36,10 @@ def load_toml(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
-        raise RulesError(path, key, err["msg"] + more) from None
+        problems = [(".".join(str(p) for p in err["loc"]) or "(top level)", err["msg"]) for err in e.errors()]
+        key, msg = problems[0]
+        others = "".join(f"; {k}: {m}" for k, m in problems[1:4])
+        raise RulesError(path, key, msg + others) from None
 
 
 class StrictModel(BaseModel):

@@ -1,0 +1,133 @@
+"""Shared fixtures: an app on a real SQLite file per test, a fixed clock, personas and their clients.
+
+Personas: nurse_nina (nurse, S01), nurse_noah (nurse, S02), investigator_ivan (investigator, S01),
+safety_sam (safety officer), auditor_ada (auditor), admin_alex (admin). Every persona's password is PASSWORD.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from safety_service import create_app
+from safety_service.clock import FixedClock
+from safety_service.db import connect
+from safety_service.domain import participants, users
+
+NOW = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
+PASSWORD = "correct horse battery"
+PERSONAS = {
+    "nurse_nina": ("nurse", "S01"),
+    "nurse_noah": ("nurse", "S02"),
+    "investigator_ivan": ("investigator", "S01"),
+    "safety_sam": ("safety_officer", None),
+    "auditor_ada": ("auditor", None),
+    "admin_alex": ("admin", None),
+}
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    return create_app({
+        "TESTING": True,
+        "DATABASE": str(tmp_path / "safety.db"),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "CLOCK": clock,
+        "SECRET_KEY": "test-secret",
+    })
+
+
+@pytest.fixture
+def db(app):
+    database = connect(app.config["DATABASE"])
+    yield database
+    database.conn.close()
+
+
+@pytest.fixture
+def people(db):
+    """The personas as user dicts, by persona name."""
+    return {name: users.create(db, email=f"{name}@example.org", role=role, site=site, password=PASSWORD,
+                               name=name.replace("_", " ").title(), now=NOW)
+            for name, (role, site) in PERSONAS.items()}
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class WebUser:
+    """A browser-like session for one persona: signs in, and posts forms with the page's CSRF token."""
+
+    def __init__(self, client, email: str):
+        self.client, self.email = client, email
+
+    def sign_in(self, password: str = PASSWORD):
+        token = csrf_from(self.client.get("/login").get_data(as_text=True))
+        return self.client.post("/login", data={"email": self.email, "password": password, "csrf_token": token})
+
+    def get(self, url, **kw):
+        return self.client.get(url, **kw)
+
+    def post_form(self, url, data: dict, from_page: str | None = None, **kw):
+        """POST like a browser: take the CSRF token from a page of this session first."""
+        page = self.client.get(from_page or "/").get_data(as_text=True)
+        return self.client.post(url, data={**data, "csrf_token": csrf_from(page)}, **kw)
+
+
+class ApiUser:
+    """A JSON API client with a Bearer token."""
+
+    def __init__(self, client, token: str):
+        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+
+    def get(self, url, **kw):
+        return self.client.get(url, headers=self.headers, **kw)
+
+    def post(self, url, json=None, **kw):
+        return self.client.post(url, json=json, headers=self.headers, **kw)
+
+    def patch(self, url, json=None, **kw):
+        return self.client.patch(url, json=json, headers=self.headers, **kw)
+
+
+@pytest.fixture
+def web(app, people):
+    """web("nurse_nina") -> a signed-in WebUser with its own cookie jar."""
+    def make(persona: str) -> WebUser:
+        user = WebUser(app.test_client(), people[persona]["email"])
+        response = user.sign_in()
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+    return make
+
+
+@pytest.fixture
+def api(app, db, people):
+    """api("safety_sam") -> an ApiUser with a fresh token."""
+    def make(persona: str) -> ApiUser:
+        return ApiUser(app.test_client(), users.create_token(db, people[persona]["email"], now=NOW))
+    return make
+
+
+@pytest.fixture
+def enrol(app, db, people):
+    """enrol("S01-001", injection_at=...) -> a participant, enrolled by the site's nurse."""
+    def make(subject_id: str = "S01-001", **overrides) -> dict:
+        site = subject_id.split("-")[0]
+        nurse = next(p for p in people.values() if p["role"] == "nurse" and p["site"] == site) \
+            if site in ("S01", "S02") else people["admin_alex"]
+        data = {"subject_id": subject_id, "site": site, "sex": "F", "birth_date": "1968-03-02", "weight_kg": 72.5,
+                "consent_on": "2026-01-05", "enrolled_on": "2026-01-08", "injection_at": "2026-01-12T09:30:00+00:00"}
+        data.update(overrides)
+        return participants.create(db, data, study=app.extensions["rulebook"].study, tz=app.config["TIMEZONE"],
+                                   actor=nurse, now=NOW)
+    return make
