@@ -129,3 +129,27 @@ def user_for_token(db: Database, token: str) -> dict | None:
     found = row(db, "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id "
                     "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.active = 1", (_token_digest(token),))
     return found
+
+
+def list_users(db: Database) -> list[dict]:
+    return [public(u) for u in db.query("SELECT * FROM users ORDER BY role, email")]
+
+
+def set_active(db: Database, user_id: int, active: bool, *, actor: dict, reason: str, now: datetime) -> dict:
+    """Deactivate (never delete: the audit trail names this account) or reactivate an account.
+
+    Raises UserError (reason, user) when the reason is missing, the user unknown, or admins lock themselves out.
+    """
+    if not (reason or "").strip():
+        raise UserError("reason", "is required")
+    with atomic(db):
+        user = get(db, user_id)
+        if user is None:
+            raise UserError("user", "no such user")
+        if user["id"] == actor["id"] and not active:
+            raise UserError("user", "you cannot deactivate your own account")
+        db.execute("UPDATE users SET active = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
+                   [int(active), user_id])
+        audit.record(db, actor=actor["email"], action="activate" if active else "deactivate", entity="user",
+                     entity_id=user_id, at=now, changes={"active": (bool(user["active"]), active)}, reason=reason.strip())
+    return get(db, user_id)
