@@ -4,12 +4,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from dateutil.relativedelta import relativedelta
 from sqlite_utils import Database
 
 from ..clock import iso, local_date, parse_datetime
 from ..db import atomic, row, rows
 from . import audit
+from .egfr import age_on
 from .errors import InvalidInput, NotFound, require
 from .permissions import may_see_site, site_scope
 from .study import Study, schedule
@@ -26,11 +26,6 @@ def _date(value, field: str, errors: dict) -> date | None:
     except ValueError:
         errors[field] = "must be a date YYYY-MM-DD"
         return None
-
-
-def age_on(birth: date, on: date) -> int:
-    """Age in completed years on a day."""
-    return relativedelta(on, birth).years
 
 
 def validate(data: dict, study: Study, tz: str, now: datetime) -> dict:
@@ -68,7 +63,7 @@ def validate(data: dict, study: Study, tz: str, now: datetime) -> dict:
             errors["injection_at"] = "must be a date and time (ISO 8601)"
     today = local_date(now, tz)
     if birth and consent and not errors.get("birth_date"):
-        age = age_on(birth, consent)
+        age = age_on(birth, consent) if birth <= consent else -1
         if not study.age_min <= age <= study.age_max:
             errors["birth_date"] = f"age at consent is {age}; the protocol enrols {study.age_min}-{study.age_max}"
     if consent and consent > today:
