@@ -81,9 +81,11 @@ def adverse_event(ae: dict, meta: ExportMeta) -> dict:
         res["extension"] = ext
     res["identifier"] = {"system": ID_SYSTEM, "value": str(rid)}
     res["actuality"] = "actual"
-    event = {"text": ae.get("verbatim") or ae.get("term")}
+    text = ae.get("verbatim") or ae.get("term")
+    event = {"text": text} if text else {}
     if ae.get("meddra_code"):
-        event["coding"] = [_coding(MEDDRA, str(ae["meddra_code"]), ae.get("term") or "")]
+        coding = {"system": MEDDRA, "code": str(ae["meddra_code"])}
+        event["coding"] = [coding | {"display": ae["term"]} if ae.get("term") else coding]
     res["event"] = event
     res["subject"] = {"identifier": {"system": SUBJECT_SYSTEM, "value": ae["subject_id"]}, "display": ae["subject_id"]}
     onset = ae.get("onset")
@@ -134,7 +136,9 @@ def bundle(rows: Sequence[dict], meta: ExportMeta) -> dict:
     active.sort(key=lambda r: (str(r.get("subject_id")), r.get("seq") or 0, r.get("id") or 0))
     entries = [{"fullUrl": f"urn:uuid:{resource_id(r, meta)}", "resource": adverse_event(r, meta)} for r in active]
     # Bundle.total is for searchset/history only (bdl-1), so a collection carries none
-    return {"resourceType": "Bundle", "type": "collection", "timestamp": meta.exported_at_iso, "entry": entries}
+    # and FHIR JSON has no empty arrays, so an empty collection carries no entry either
+    doc = {"resourceType": "Bundle", "type": "collection", "timestamp": meta.exported_at_iso}
+    return doc | {"entry": entries} if entries else doc
 
 
 def write_ae_fhir(rows: Sequence[dict], meta: ExportMeta) -> bytes:

@@ -38,7 +38,7 @@ AEREL = {"not_related": "NOT RELATED", "unlikely": "UNLIKELY RELATED", "possible
 SERIOUSNESS_FLAGS = {"death": "AESDTH", "life_threatening": "AESLIFE", "hospitalization": "AESHOSP",
                      "disability": "AESDISAB", "congenital_anomaly": "AESCONG", "important_medical_event": "AESMIE"}
 # Symbols common in clinical free text, spelt in ASCII (XPT v5 holds ASCII only)
-ASCII_SPELLING = {"≥": ">=", "≤": "<=", "°": " deg ", "µ": "u", "μ": "u", "±": "+/-", "×": "x", "–": "-",
+ASCII_SPELLING = {"≥": ">=", "≤": "<=", "°": "deg ", "µ": "u", "μ": "u", "±": "+/-", "×": "x", "–": "-",
                   "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "\u00a0": " ", "ß": "ss",
                   "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -108,6 +108,8 @@ AE_VARS: tuple[SdtmVar, ...] = (
     SdtmVar("AEENDY", "Study Day of End of Adverse Event", "Num", "Timing", "Perm", origin="Derived",
             derivation="as AESTDY, for the end date"),
 )
+
+AE_LABELS = {v.name: v.label for v in AE_VARS}
 
 # SDTM IG 8.4 supplemental qualifier dataset structure
 SUPP_VARS: tuple[SdtmVar, ...] = (
@@ -179,11 +181,15 @@ class _Builder:
 
     def text(self, value, var: str, ae: dict, usubjid: str, seq) -> str:
         """ASCII text for ``var``; the part beyond 200 bytes goes to SUPPAE as <var>1, <var>2..."""
+        if value is None:
+            return ""
+        if len(value) <= MAX_CHAR_BYTES and value.isascii():  # the common case, kept cheap
+            return value
         ascii_text, changed = to_ascii(value, var, ae.get("id"))
         if changed:
             self.notes.append(f"AE {ae.get('id')} {var}: non-ASCII characters spelt in ASCII")
         chunks = split_text(ascii_text)
-        label = next(v.label for v in AE_VARS if v.name == var)
+        label = AE_LABELS[var]
         for k, chunk in enumerate(chunks[1:], start=1):
             self.add_supp(usubjid, seq, overflow_qnam(var, k), chunk, label=label, origin="CRF")
         return chunks[0]
