@@ -21,6 +21,7 @@ BLUEPRINTS = [
     "safety_service.web.pages",
     "safety_service.web.api",
     "safety_service.web.security",  # security headers on every response (no routes)
+    "safety_service.web.security",  # security headers on every response (no routes)
     "safety_service.web.admin",
 ]
 
@@ -77,6 +78,8 @@ def register(app: Flask) -> None:
 
     @app.before_request
     def _authenticate_and_authorise():
+        if request.endpoint == "static":  # our own CSS/JS files: public, else the sign-in page is unstyled
+            return
         _load_user()
         guard.csrf_protect_if_session()
         guard.check()
