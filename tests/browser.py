@@ -1,0 +1,111 @@
+"""Shared Playwright fixtures: the app with the demo study on a loopback port, Debian's chromium, personas.
+
+Import the fixtures into a test module (``from browser import demo_site, chromium, as_role, shoot``).
+The server runs in a thread of the test process (werkzeug, threaded) on a SQLite file of its own, with a fixed
+clock at conftest's NOW so the demo, its screenshots and the charts are the same on every run. The demo's
+accounts are created with random passwords which ``load_demo`` returns: the fixtures sign in with those.
+Chromium is Debian's (/usr/bin/chromium): never ``playwright install``, nothing is downloaded.
+Screenshots go to test-artifacts/ (gitignored).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+from werkzeug.serving import make_server
+
+from conftest import NOW
+from safety_service import create_app
+from safety_service.clock import FixedClock
+from safety_service.db import connect
+from safety_service.demo import load_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@dataclass
+class DemoSite:
+    url: str
+    app: object
+    accounts: dict[str, dict]     # "nurse:S01", "investigator:S01", "safety_officer", "auditor", "admin"
+
+    def db(self):
+        return connect(self.app.config["DATABASE"])
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory):
+    """The app with the demo study, served on 127.0.0.1 on a free port for the whole session."""
+    home = tmp_path_factory.mktemp("browser")
+    app = create_app({"TESTING": True, "DATABASE": str(home / "safety.db"), "INSTANCE_PATH": str(home / "instance"),
+                      "CLOCK": FixedClock(NOW), "SECRET_KEY": "browser-tests", "SCHEDULER_ENABLED": False})
+    db = connect(app.config["DATABASE"])
+    try:
+        accounts = load_demo(db, app.extensions["rulebook"], app.config, now=NOW)
+    finally:
+        db.conn.close()
+    by_role = {}
+    for a in accounts:
+        by_role.setdefault(a["role"], a)
+        if a["site"]:
+            by_role[f"{a['role']}:{a['site']}"] = a
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
+    thread.start()
+    yield DemoSite(f"http://127.0.0.1:{server.server_port}", app, by_role)
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, headless, launched once per session."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def as_role(demo_site, chromium):
+    """as_role("safety_officer", viewport=...) -> a Page signed in as that demo account, in a fresh context."""
+    contexts = []
+
+    def make(role: str, viewport: dict | None = None, accept_downloads: bool = False) -> Page:
+        account = demo_site.accounts[role]
+        context = chromium.new_context(viewport=viewport or DESKTOP, accept_downloads=accept_downloads,
+                                       base_url=demo_site.url)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login")
+        page.fill("input[name=email]", account["email"])
+        page.fill("input[name=password]", account["password"])
+        page.click("main form button[type=submit]")
+        page.wait_for_load_state()
+        assert "/login" not in page.url, f"{role} could not sign in"
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def shoot(page: Page, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot under test-artifacts/ and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def horizontal_overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than the window (0 = no sideways scrolling)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
