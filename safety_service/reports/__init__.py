@@ -1,0 +1,1 @@
+"""The DSMB report and the signal pages' figures: built from one data cut, the same bytes for the same cut-off."""
