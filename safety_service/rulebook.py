@@ -9,11 +9,13 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
+from .domain.stopping import load_safety_rules
 from .domain.study import load_study
 
 # attribute -> (file name, loader(path))
 RULE_FILES: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "study": ("study.toml", load_study),
+    "stopping": ("stopping.toml", load_safety_rules),
 }
 
 

@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alert.acknowledge": frozenset({"safety_officer", "investigator"}),
     "dashboard.view": frozenset({"safety_officer", "investigator", "auditor", "admin"}),
     "signals.view": frozenset({"safety_officer", "investigator", "auditor"}),
+    "dsmb.view": frozenset({"safety_officer", "auditor"}),  # study-wide listings of every site's participants
     "export.ae": frozenset({"auditor", "safety_officer", "investigator"}),
     "audit.view": frozenset({"auditor", "admin"}),
     "audit.export": frozenset({"auditor"}),
