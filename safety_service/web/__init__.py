@@ -22,6 +22,7 @@ BLUEPRINTS = [
     "safety_service.web.api",
     "safety_service.web.signals",
     "safety_service.web.security",  # security headers on every response (no routes)
+    "safety_service.web.resilience",  # a busy or full database answers 503 + Retry-After (no routes)
     "safety_service.web.security",  # security headers on every response (no routes)
     "safety_service.web.admin",
     "safety_service.web.dashboard",
