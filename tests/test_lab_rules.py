@@ -61,16 +61,15 @@ def test_it_ships_every_rule_of_the_issue(rules):
     assert rules.baseline.method == "mean" and rules.baseline.max_values == 2
 
 
-def test_it_prefers_a_sex_specific_reference_range(rules):
-    assert rules.reference_range("creatinine", "F") == (0.59, 1.04)
-    assert rules.reference_range("creatinine", "M") == (0.74, 1.35)
-    assert rules.reference_range("platelets", "F") == (150, 450)
-    assert rules.reference_range("sbp", "F") == (None, None)
+def test_it_finds_a_rule_by_id(rules):
+    assert rules.rule("egfr_below_15").threshold == 15
+    with pytest.raises(KeyError):
+        rules.rule("no_such_rule")
 
 
 @pytest.mark.parametrize("edit, key, problem", [
-    (('threshold = 2.0\nseverity = "warning"\nnotify = ["investigator", "safety_officer"]\n\n[[rules]]\nid = "ast',
-      'treshold = 2.0\nseverity = "warning"\nnotify = ["investigator", "safety_officer"]\n\n[[rules]]\nid = "ast'),
+    (('threshold = 2.0\nseverity = "high"\nnotify = ["investigator", "safety_officer"]\n\n[[rules]]\nid = "ast',
+      'treshold = 2.0\nseverity = "high"\nnotify = ["investigator", "safety_officer"]\n\n[[rules]]\nid = "ast'),
      "rules.6.threshold", "(rule 'alt_2x_uln') Field required"),
     (('analyte = "hba1c"', 'analyte = "HbA1c%"'), "rules.10.analyte", "unknown analyte 'HbA1c%'"),
     (('id = "ast_2x_uln"', 'id = "alt_2x_uln"'), "rules", "rule id 'alt_2x_uln' appears twice"),
@@ -339,7 +338,7 @@ def test_a_breach_carries_severity_recipients_and_a_readable_message(rules):
     s = Series("alt", uln=40).baseline(30)
     s.at(30, 100)
     (b,) = evaluate(only(rules, "alt_2x_uln"), ALICE, s.results, NOW).breaches
-    assert (b.severity, b.notify, b.analyte, b.value) == ("warning", ("investigator", "safety_officer"), "alt", 100)
+    assert (b.severity, b.notify, b.analyte, b.value) == ("high", ("investigator", "safety_officer"), "alt", 100)
     assert b.message == "ALT >= 2 x ULN (protocol exclusion limit): ALT 100 = 2.5 x ULN 40"
 
 

@@ -26,7 +26,7 @@ from .units import ANALYTES
 
 RULES_FILENAME = "safety_rules.toml"
 
-Severity = Literal["info", "warning", "critical"]
+Severity = Literal["critical", "high", "medium", "low"]  # the alerts table's severities
 Role = Literal["nurse", "investigator", "safety_officer", "auditor", "admin"]
 Operator = Literal["<", "<=", ">", ">="]
 
@@ -137,26 +137,10 @@ class BaselinePolicy(StrictModel):
     max_values: int = Field(default=2, ge=1)
 
 
-class ReferenceRange(StrictModel):
-    """A default reference interval, used when a result arrives without its lab's own ULN/LLN."""
-
-    analyte: str
-    sex: Literal["F", "M"] | None = None
-    lln: float | None = None
-    uln: float | None = None
-    source: str = Field(min_length=1)
-
-    @field_validator("analyte")
-    @classmethod
-    def _analyte(cls, v: str) -> str:
-        return _known_analyte(v)
-
-
 class RuleSet(StrictModel):
     """The whole rules file."""
 
     baseline: BaselinePolicy = BaselinePolicy()
-    reference_ranges: list[ReferenceRange] = []
     rules: list[Rule] = Field(min_length=1)
 
     @field_validator("rules")
@@ -169,17 +153,12 @@ class RuleSet(StrictModel):
             seen.add(rule.id)
         return rules
 
-    def reference_range(self, analyte: str, sex: str | None) -> tuple[float | None, float | None]:
-        """(lln, uln) for the analyte and sex: a sex-specific range wins over one for both sexes."""
-        general = specific = None
-        for rr in self.reference_ranges:
-            if rr.analyte == analyte:
-                if rr.sex is None:
-                    general = rr
-                elif rr.sex == sex:
-                    specific = rr
-        chosen = specific or general
-        return (chosen.lln, chosen.uln) if chosen else (None, None)
+    def rule(self, rule_id: str):
+        """The rule with this id; raises KeyError."""
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
 
 
 def load_rules(path: Path | str) -> RuleSet:

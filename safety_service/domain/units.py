@@ -10,7 +10,6 @@ Raises LabValueError (field ``analyte``, ``unit`` or ``value``) on bad input.
 """
 from __future__ import annotations
 
-import math
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -196,19 +195,26 @@ def _to_float(d: Decimal) -> float:
     return float(round(d, 12 - d.adjusted() - 1)) if d else 0.0
 
 
-def to_canonical(analyte_name: str, value, unit: str) -> tuple[float, str]:
+def to_canonical(analyte_name: str, value, unit: str, *, field: str = "value",
+                 check_plausible: bool = True) -> tuple[float, str]:
     """(value in the canonical unit, canonical unit) for a value as entered.
 
-    Raises LabValueError naming ``analyte``, ``unit`` or ``value`` (not a number, or outside the
-    analyte's plausible range: a creatinine of 4000 mg/dL is a typo, not a result).
+    Raises LabValueError naming ``analyte``, ``unit`` or ``field`` (not a number, or outside the
+    analyte's plausible range: a creatinine of 4000 mg/dL is a typo, not a result). Reference limits
+    (ULN, LLN) are converted with ``check_plausible=False`` and their own ``field`` name.
     """
     a = analyte(analyte_name)
     u = find_unit(a.name, unit)
-    si = _to_float(u.to_canonical(_decimal(value)))
+    try:
+        si = _to_float(u.to_canonical(_decimal(value)))
+    except LabValueError as e:
+        raise LabValueError(field, e.message) from None
+    if not check_plausible:
+        return si, a.unit_si
     low, high = a.plausible
     if not (low <= si <= high):
         raise LabValueError(
-            "value", f"{value} {unit} ({si:g} {a.unit_si}) is outside the plausible range for {a.name} "
+            field, f"{value} {unit} ({si:g} {a.unit_si}) is outside the plausible range for {a.name} "
                      f"({low:g}-{high:g} {a.unit_si}); check the value and its unit")
     return si, a.unit_si
 
@@ -217,8 +223,3 @@ def from_canonical(analyte_name: str, value_si: float, unit: str) -> float:
     """Convert a canonical value back to ``unit`` (for display and round-trip tests)."""
     u = find_unit(analyte_name, unit)
     return _to_float(u.from_canonical(_decimal(value_si)))
-
-
-def is_number(value) -> bool:
-    """True for a finite int/float (used by callers that must not pass bools or NaN on)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
