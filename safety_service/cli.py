@@ -143,6 +143,9 @@ def demo(seed):
 
 COMMANDS = [init_db, user_group, token_group, audit_group, backup, demo]
 
+from .labs_import import import_group  # noqa: E402  (`safety import labs`)
+COMMANDS.append(import_group)
+
 
 def register(app: Flask) -> None:
     for command in COMMANDS:

@@ -9,6 +9,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
+from .domain.lab_rules import load_rules as load_lab_rules
 from .domain.stopping import load_safety_rules
 from .domain.study import load_study
 
@@ -16,6 +17,7 @@ from .domain.study import load_study
 RULE_FILES: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "study": ("study.toml", load_study),
     "stopping": ("stopping.toml", load_safety_rules),
+    "lab_rules": ("safety_rules.toml", load_lab_rules),
 }
 
 

@@ -74,3 +74,6 @@ def load_demo(db: Database, rulebook, config: dict, *, now: datetime, seed: int 
     for step in STEPS:
         step(db, rulebook, config, now, rng, actors)
     return accounts
+
+
+from . import labs as _labs  # noqa: E402,F401  (demo step: lab series)

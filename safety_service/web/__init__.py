@@ -20,6 +20,8 @@ BLUEPRINTS = [
     "safety_service.web.auth",
     "safety_service.web.pages",
     "safety_service.web.api",
+    "safety_service.web.labs",
+    "safety_service.web.api_labs",
     "safety_service.web.signals",
     "safety_service.web.security",  # security headers on every response (no routes)
     "safety_service.web.resilience",  # a busy or full database answers 503 + Retry-After (no routes)
