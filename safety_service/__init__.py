@@ -51,4 +51,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import web
     web.register(app)
     cli.register(app)
+    from .mail.notify import install as install_mail_hook
+    install_mail_hook(app)  # immediate alert mail, queued in the transaction that raises the alert
     return app

@@ -9,15 +9,19 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
+from .domain.ctcae import load_catalogue
 from .domain.lab_rules import load_rules as load_lab_rules
 from .domain.stopping import load_safety_rules
 from .domain.study import load_study
+from .mail.routing import load_notifications
 
 # attribute -> (file name, loader(path))
 RULE_FILES: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "study": ("study.toml", load_study),
     "stopping": ("stopping.toml", load_safety_rules),
     "lab_rules": ("safety_rules.toml", load_lab_rules),
+    "notifications": ("notifications.toml", load_notifications),
+    "ctcae": ("ctcae.toml", load_catalogue),
 }
 
 

@@ -25,10 +25,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lab.import": CLINICAL | {"admin"},
     "alert.view": frozenset({"safety_officer", "investigator", "admin", "auditor"}),
     "alert.acknowledge": frozenset({"safety_officer", "investigator"}),
+    "alert.resolve": frozenset({"safety_officer", "investigator"}),
     "dashboard.view": frozenset({"safety_officer", "investigator", "auditor", "admin"}),
     "signals.view": frozenset({"safety_officer", "investigator", "auditor"}),
     "dsmb.view": frozenset({"safety_officer", "auditor"}),  # study-wide listings of every site's participants
     "export.ae": frozenset({"auditor", "safety_officer", "investigator"}),
+    "export.listings": frozenset({"auditor", "safety_officer", "investigator"}),
+    "summary.view": frozenset({"auditor", "safety_officer", "investigator"}),
     "audit.view": frozenset({"auditor", "admin"}),
     "audit.export": frozenset({"auditor"}),
     "outbox.view": frozenset({"admin"}),
