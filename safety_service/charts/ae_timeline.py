@@ -63,6 +63,6 @@ def ae_timeline(chart_id: str, aes: list[AeMark], x_range: tuple[float, float], 
             anchor, tx = ("end", left - 4) if left > WIDTH / 2 else ("start", left)
             c.text(tx if anchor == "end" else left, y - 3, text, size=11, anchor=anchor,
                    weight="600" if a.serious else None)
-    legend(c, [("bar", GRADE_COLOURS[g], f"grade {g}") for g in range(1, 6)] + [("diamond", "#ffffff", "SAE: black outline")],
-           LEFT, height - 12)
+    legend(c, [("bar", GRADE_COLOURS[g], f"grade {g}") for g in range(1, 6)]
+           + [("outline", "#ffffff", "serious (SAE): black outline")], LEFT, height - 12)
     return Chart(chart_id, title, summary, c.render(), table)

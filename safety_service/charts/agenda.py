@@ -6,10 +6,14 @@ home page and the participant page can never disagree about a visit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Mapping, Sequence
 
-from ..domain.study import ScheduledVisit, study_day
+from sqlite_utils import Database
+
+from ..clock import local_date, parse_datetime
+from ..domain import participants
+from ..domain.study import ScheduledVisit, Study, study_day
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class Agenda:
     today: list[Due]              # can be done today: overdue, or the window is open
     week: list[Due]               # the window opens within the next ``soon_days`` days
     participants: list[dict]      # the site's participants with their study day and next visit
+    soon_days: int = 7
 
 
 def _days(n: int) -> str:
@@ -57,4 +62,13 @@ def agenda(participants: Sequence[Mapping], schedules: Mapping[str, Sequence[Sch
         listing.append({**p, "study_day": study_day(today, inj) if inj else None, "next_visit": nxt})
     now_list.sort(key=lambda d: (d.visit.status != "overdue", d.visit.window_end, d.subject_id))
     week.sort(key=lambda d: (d.visit.window_start, d.subject_id))
-    return Agenda(now_list, week, listing)
+    return Agenda(now_list, week, listing, soon_days)
+
+
+def for_user(db: Database, user: dict | None, *, study: Study, tz: str, now: datetime) -> Agenda:
+    """The agenda of the participants the user may see (a nurse: her site), as of ``now`` in the site's zone."""
+    people = participants.list_for(db, user)
+    schedules = {p["subject_id"]: participants.participant_schedule(db, p, study, tz, now) for p in people}
+    injected = {p["subject_id"]: local_date(parse_datetime(p["injection_at"]), tz) if p.get("injection_at") else None
+                for p in people}
+    return agenda(people, schedules, local_date(now, tz), study.opening_soon_days, injected)

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from ..domain import alerts, participants
 from ..domain.study import Study
-from . import cohort
+from . import cohort, sources
 from .compliance import compliance_chart
 from .spaghetti import spaghetti
 from .svg import Chart
@@ -40,21 +40,11 @@ class Dashboard:
         return sum(1 for c in self.sae_clocks if c["overdue"])
 
 
-def egfr_rows(db: Database, user: dict | None) -> list[dict]:
-    """The cohort's eGFR values as change_from_baseline expects them (subject_id, analyte, value_si, ...)."""
-    return []
-
-
-def adverse_events(db: Database, user: dict | None) -> list[dict]:
-    """The AEs the user may see, as the AE domain returns them."""
-    return []
-
-
 def build(db: Database, user: dict | None, *, study: Study, tz: str, now: datetime) -> Dashboard:
     """Everything the dashboard shows, as of ``now``, within the user's site scope."""
     people = participants.list_for(db, user)
     schedules = {p["subject_id"]: participants.participant_schedule(db, p, study, tz, now) for p in people}
-    egfr, aes = egfr_rows(db, user), adverse_events(db, user)
+    egfr, aes = sources.cohort_egfr(db, people, user), sources.adverse_events(db, user)
     overdue = cohort.overdue_visits(schedules)
     missed = sum(1 for sched in schedules.values() for s in sched if s.status == "missed")
     board = Dashboard(len(people), sum(1 for p in people if p.get("injection_at")), alerts.counts(db, user),

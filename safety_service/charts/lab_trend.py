@@ -49,16 +49,16 @@ def egfr_reference_lines(baseline: float | None) -> list[RefLine]:
     NKF-FDA-EMA workshop). A decline of 30 % leaves 70 % of baseline."""
     if baseline is None:
         return []
-    return [RefLine(baseline, f"Baseline {label_number(round(baseline, 1))}", INK, None),
+    return [RefLine(baseline, "Baseline", INK, None),
             RefLine(baseline * 0.70, "−30 %", ORANGE),
             RefLine(baseline * 0.60, "−40 %", VERMILION)]
 
 
 def uacr_reference_lines(baseline: float | None) -> list[RefLine]:
     """Baseline and the KDIGO 2012 albuminuria category bounds: A2 from 30 mg/g, A3 above 300 mg/g."""
-    lines = [RefLine(30.0, "A2 30", MUTED, "2 3"), RefLine(300.0, "A3 300", MUTED, "2 3")]
+    lines = [RefLine(30.0, "A2", MUTED, "2 3"), RefLine(300.0, "A3", MUTED, "2 3")]
     if baseline is not None:
-        lines.insert(0, RefLine(baseline, f"Baseline {label_number(round(baseline, 1))}", INK, None))
+        lines.insert(0, RefLine(baseline, "Baseline", INK, None))
     return lines
 
 
@@ -109,7 +109,7 @@ def lab_trend(chart_id: str, *, title: str, analyte_label: str, unit: str, point
         for r in reference:
             y = sy(r.value)
             c.line(LEFT, y, WIDTH - RIGHT, y, stroke=r.colour, width=1.5, dash=r.dash)
-            c.text(WIDTH - RIGHT + 6, y + 4, r.label, size=11, fill=r.colour)
+            c.text(WIDTH - RIGHT + 6, y + 4, f"{r.label} {label_number(round(r.value, 1))}", size=11, fill=r.colour)
     with c.group("series", f"{analyte_label} values"):
         c.polyline([(sx(p.day), sy(p.value)) for p in pts], stroke=BLUE, width=2)
         for p in pts:

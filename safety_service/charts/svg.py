@@ -231,7 +231,7 @@ def y_axis(c: Canvas, scale: Scale, ticks: list[float], x: float, label: str, ri
 def legend(c: Canvas, items: list[tuple[str, str, str]], x: float, y: float, gap: float = 14) -> float:
     """A row of (shape, colour, text) keys, wrapping at the canvas width; returns the y below the last row.
 
-    shape: "dot", "diamond", "line", "dash" or "bar".
+    shape: "dot", "diamond", "line", "dash", "bar" or "outline" (a white bar with a black border).
     """
     with c.group("legend", "Legend"):
         cx = x
@@ -245,6 +245,8 @@ def legend(c: Canvas, items: list[tuple[str, str, str]], x: float, y: float, gap
                 c.diamond(cx + 6, y - 4, 6, colour)
             elif shape in ("line", "dash"):
                 c.line(cx, y - 4, cx + 14, y - 4, stroke=colour, width=2.5, dash="5 3" if shape == "dash" else None)
+            elif shape == "outline":
+                c.rect(cx, y - 10, 14, 10, colour, stroke=BLACK, stroke_width=2)
             else:
                 c.rect(cx, y - 10, 14, 10, colour)
             c.text(cx + 19, y, text, size=11, fill=INK)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from ..charts import agenda
 from ..clock import local_date
 from ..domain import participants
 from ..domain.errors import InvalidInput
@@ -15,15 +16,8 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 @requires("home.view")
 def home():
-    db, today = get_db(), local_date(now(), tz())
-    due = []
-    for p in participants.list_for(db, g.user):
-        for v in participants.participant_schedule(db, p, study(), tz(), now()):
-            if v.status in ("open", "overdue") or (v.status == "upcoming" and (v.window_start - today).days <= 7):
-                due.append({"subject_id": p["subject_id"], "site": p["site"], **v.as_dict()})
-    order = {"overdue": 0, "open": 1, "upcoming": 2}
-    due.sort(key=lambda d: (order[d["status"]], d["due_on"]))
-    return render_template("home.html", due=due, today=today)
+    return render_template("home.html", agenda=agenda.for_user(get_db(), g.user, study=study(), tz=tz(), now=now()),
+                           today=local_date(now(), tz()))
 
 
 @bp.get("/participants")

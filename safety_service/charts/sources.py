@@ -1,0 +1,75 @@
+"""Where the charts' records come from: the labs, AE and alerts domains' own functions, site-scoped by the user.
+
+The labs and AE modules are imported when called, so the dashboard and the participant page still render (with
+empty lab and AE charts) on a tree where those areas have not landed.
+"""
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from ..domain import alerts
+
+
+def _labs():
+    try:
+        from ..domain import labs
+    except ImportError:
+        return None
+    return labs
+
+
+def _ae_module():
+    try:
+        from ..domain import adverse_events
+    except ImportError:
+        return None
+    return adverse_events
+
+
+def as_egfr(rows: list[dict]) -> list[dict]:
+    """The eGFR series of lab rows: eGFR results as entered, and the eGFR the labs domain derived from each
+    creatinine at entry (CKD-EPI 2021, Inker NEJM 2021), as rows with analyte "egfr" and value_si the eGFR."""
+    out = []
+    for r in rows:
+        if r["analyte"] == "egfr":
+            out.append(r)
+        elif r["analyte"] == "creatinine" and r.get("egfr") is not None:
+            out.append({**r, "analyte": "egfr", "value_si": r["egfr"], "unit_si": "mL/min/1.73m2"})
+    return sorted(out, key=lambda r: (r["collected_at"], r.get("id") or 0))
+
+
+def lab_series(db: Database, subject_id: str, user: dict | None, analyte: str) -> list[dict]:
+    """One participant's results of one analyte, oldest first, with subject_id; [] before the labs module lands.
+    For "egfr": entered and creatinine-derived values together (``as_egfr``)."""
+    labs = _labs()
+    if labs is None:
+        return []
+    wanted = ("egfr", "creatinine") if analyte == "egfr" else (analyte,)
+    found = [dict(r, subject_id=subject_id) for a in wanted for r in labs.series(db, subject_id, user=user, analyte=a)]
+    return as_egfr(found) if analyte == "egfr" else found
+
+
+def cohort_egfr(db: Database, participants: list[dict], user: dict | None) -> list[dict]:
+    """The eGFR rows of every participant given (already scoped to the user)."""
+    return [r for p in participants if p.get("injection_at") for r in lab_series(db, p["subject_id"], user, "egfr")]
+
+
+def adverse_events(db: Database, user: dict | None, subject_id: str | None = None) -> list[dict]:
+    """Active AEs the user may see (entered-in-error ones are not drawn); [] before the AE module lands."""
+    module = _ae_module()
+    if module is None:
+        return []
+    return module.list_aes(db, user, {"subject_id": subject_id} if subject_id else None)
+
+
+def lab_breaches(db: Database, subject_id: str, user: dict | None) -> dict[int, list[str]]:
+    """lab id -> rule ids it breached, from the alerts the labs domain raised for the participant (kind lab_rule,
+    ref_entity "lab"): the rule evaluation stays in domain/lab_rules, the chart only marks its outcome."""
+    labs = _labs()
+    if labs is None:
+        return {}
+    out: dict[int, list[str]] = {}
+    for a in alerts.list_alerts(db, user, kind=labs.ALERT_KIND, subject_id=subject_id, limit=10_000):
+        if a["ref_entity"] == "lab" and a["ref_id"] is not None:
+            out.setdefault(int(a["ref_id"]), []).append(a["rule"] or a["key"])
+    return out
