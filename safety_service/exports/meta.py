@@ -4,17 +4,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ..domain.errors import DomainError
 
-class ExportError(ValueError):
-    """A value cannot be written faithfully in the requested format.
+
+class ExportError(DomainError):
+    """A value cannot be written faithfully in the requested format (422 in the API; nothing is exported).
 
     ``field`` names the offending column or variable, ``row`` the record (AE id or row number).
     """
 
+    code, status = "unexportable", 422
+
     def __init__(self, message: str, field: str | None = None, row: object = None):
         self.field, self.row = field, row
-        where = ", ".join(p for p in (f"row {row}" if row is not None else "", f"field {field}" if field else "") if p)
-        super().__init__(f"{where}: {message}" if where else message)
+        where = f"record {row}: " if row is not None else ""
+        super().__init__(f"{where}{message}", {field or "export": f"{where}{message}"})
 
 
 @dataclass(frozen=True)
