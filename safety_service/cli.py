@@ -145,6 +145,8 @@ COMMANDS = [init_db, user_group, token_group, audit_group, backup, demo]
 
 from .labs_import import import_group  # noqa: E402  (`safety import labs`)
 COMMANDS.append(import_group)
+from .exports.cli import export_group  # noqa: E402  (`safety export ae|audit`)
+COMMANDS.append(export_group)
 
 
 def register(app: Flask) -> None:

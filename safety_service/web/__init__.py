@@ -28,6 +28,8 @@ BLUEPRINTS = [
     "safety_service.web.security",  # security headers on every response (no routes)
     "safety_service.web.admin",
     "safety_service.web.dashboard",
+    "safety_service.web.exports",
+    "safety_service.web.audit_pages",
 ]
 
 
