@@ -20,6 +20,8 @@ BLUEPRINTS = [
     "safety_service.web.auth",
     "safety_service.web.pages",
     "safety_service.web.api",
+    "safety_service.web.ae",
+    "safety_service.web.api_ae",
     "safety_service.web.labs",
     "safety_service.web.api_labs",
     "safety_service.web.signals",
