@@ -1,0 +1,129 @@
+"""Run every benchmark of the team (`make bench`), print one table and write benchmarks/results/all.json.
+
+Plain script: `python benchmarks/run_all.py [--only http,check] [--quick]`. Each benchmark is its own script
+(bench_*.py) that writes benchmarks/results/<name>.json; this runs them one after the other (never together:
+they would measure each other on a 2-core machine), reads their JSON and puts the figures side by side, ratios
+and targets first. A benchmark that fails is reported and the others still run; the exit code is then 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+# name -> (script, arguments for --quick). Default sizes are the ones the issues ask for.
+BENCHMARKS = {
+    "http": ("bench_http.py", ["--seconds", "5", "--creates", "50"]),
+    "check": ("bench_check.py", ["--participants", "300"]),
+    "rules": ("bench_rules.py", ["--participants", "500"]),
+    "exports": ("bench_exports.py", []),
+    "dashboard": ("bench_dashboard.py", ["--repeat", "2"]),
+}
+TIMEOUT_S = 1800
+AE_CREATE_P99_TARGET_MS = 100  # issue 9: p99 of AE creation under 100 ms on these 2-core machines
+SKIP_KEYS = {"python", "machine", "statuses", "cpus"}
+
+
+def flatten(data, prefix: str = "") -> list[tuple[str, object]]:
+    """Nested JSON figures as (dotted name, value) rows, in file order."""
+    out: list[tuple[str, object]] = []
+    for key, value in data.items():
+        if key in SKIP_KEYS:
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out += flatten(value, name + ".")
+        elif isinstance(value, (int, float, str, bool)) or value is None:
+            out.append((name, value))
+    return out
+
+
+def run(name: str, quick: bool) -> dict:
+    script, quick_args = BENCHMARKS[name]
+    path = HERE / script
+    if not path.exists():
+        return {"status": "missing", "seconds": 0}
+    result_file = RESULTS / f"{name}.json"
+    before = result_file.stat().st_mtime if result_file.exists() else None
+    print(f"== {script} {' '.join(quick_args) if quick else ''}".rstrip(), flush=True)
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, str(path), *(quick_args if quick else [])], cwd=HERE.parent,
+                              timeout=TIMEOUT_S, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        code = "timeout"
+    seconds = round(time.perf_counter() - started, 1)
+    fresh = result_file.exists() and result_file.stat().st_mtime != before
+    if code != 0 or not fresh:
+        return {"status": f"failed ({code})" if code != 0 else "failed (no new results file)", "seconds": seconds}
+    return {"status": "ok", "seconds": seconds, "figures": json.loads(result_file.read_text())}
+
+
+def headline(results: dict) -> list[tuple[str, str]]:
+    """The figures the issue asks for: every ratio, and the AE creation target."""
+    rows = []
+    for name, r in results.items():
+        for key, value in flatten(r.get("figures", {})):
+            if "ratio" in key or key.endswith("_vs_dump"):
+                rows.append((f"{name}: {key}", f"{value}x"))
+    http = results.get("http", {}).get("figures")
+    if http:
+        for key in ("sequential_ae_create_p99_ms", "load_ae_create_p99_ms"):
+            value = http.get(key)
+            if value is not None:
+                verdict = "meets" if value < AE_CREATE_P99_TARGET_MS else "MISSES"
+                rows.append((f"http: {key}", f"{value} ms ({verdict} the {AE_CREATE_P99_TARGET_MS} ms target)"))
+        rows.append(("http: AEs acknowledged / stored / lost / duplicated",
+                     f"{http['aes_acknowledged']} / {http['aes_stored']} / {http['aes_lost']} / "
+                     f"{http['aes_duplicated']}"))
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="", help="comma-separated names: " + ", ".join(BENCHMARKS))
+    ap.add_argument("--quick", action="store_true", help="small sizes, to check that every benchmark runs")
+    args = ap.parse_args()
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        ap.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+
+    results = {name: run(name, args.quick) for name in names}
+
+    print("\n" + "=" * 100)
+    print(f"Benchmarks on {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})"
+          f"{' QUICK sizes' if args.quick else ''}")
+    print("-" * 100)
+    for label, value in headline(results):
+        print(f"  {label:60} {value}")
+    print("-" * 100)
+    print(f"  {'benchmark':10} {'figure':60} value")
+    for name, r in results.items():
+        if r["status"] != "ok":
+            print(f"  {name:10} {'(' + r['status'] + ')':60}")
+            continue
+        for key, value in flatten(r["figures"]):
+            print(f"  {name:10} {key:60} {value}")
+        print(f"  {name:10} {'(benchmark wall time, s)':60} {r['seconds']}")
+    print("=" * 100)
+
+    summary = {"quick": args.quick, "cpus": os.cpu_count(), "python": platform.python_version(),
+               "headline": dict(headline(results)), "benchmarks": results}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "all.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {(RESULTS / 'all.json').relative_to(HERE.parent)}")
+    return 0 if all(r["status"] == "ok" for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
