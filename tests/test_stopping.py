@@ -199,15 +199,14 @@ def test_it_does_not_cross_when_the_posterior_equals_the_threshold(rule):
     assert pos.posterior == exact.threshold and pos.crossed is False and pos.above is False
 
 
-def test_it_ignores_what_happened_or_was_recorded_after_the_cut_off(rule):
+def test_it_ignores_events_that_start_after_the_cut_off(rule):
     people = [participant(1)]
     later_onset = related_sae(1, "2026-06-02")
-    recorded_later = related_sae(1, "2026-05-30", created_at="2026-06-01T09:00:01+00:00")
-    pos = stopping.position(rule, people, [later_onset, recorded_later], NOW)
+    pos = stopping.position(rule, people, [later_onset], NOW)
     assert (pos.x, pos.crossed) == (0, False)
-    # the same data with a later cut-off counts them: the past position is reproducible, the new one moves on
-    later = stopping.position(rule, people, [later_onset, recorded_later], datetime(2026, 6, 3, tzinfo=timezone.utc))
-    assert later.x == 1 and later.crossing.ae_id == recorded_later["id"]
+    # the same data with a later cut-off counts it
+    later = stopping.position(rule, people, [later_onset], datetime(2026, 6, 3, tzinfo=timezone.utc))
+    assert later.x == 1 and later.crossing.ae_id == later_onset["id"]
 
 
 def test_it_refuses_an_ae_of_an_unknown_participant(rule):
@@ -231,3 +230,91 @@ def test_it_serialises_the_position_for_the_page_and_the_report(rule):
     d = pos.as_dict()
     assert d["rule_id"] == "serious-related" and d["as_of"] == "2026-06-01T09:00:00+00:00"
     assert d["crossing"]["kind"] == "event" and len(d["trajectory"]) == 2
+
+
+# --- in the running service: recompute after each save, raise the alert once ----------------------------
+
+from safety_service.db import rows as db_rows  # noqa: E402
+from safety_service.domain import adverse_events  # noqa: E402
+from safety_service.jobs.signals import check_signals  # noqa: E402
+
+
+def record_ae(app, db, nurse, subject_id: str, onset: str, *, procedure: str = "probable", serious: bool = True,
+              term: str = "Renal hemorrhage", grade: int = 3, now=None) -> dict:
+    """An AE saved as the nurse would save it, inside the app (so the after-save recompute runs)."""
+    from conftest import NOW as SERVICE_NOW
+    rb = app.extensions["rulebook"]
+    data = {"subject_id": subject_id, "term": term, "verbatim": "bleeding after the puncture", "grade": grade,
+            "onset": onset, "serious": serious, "seriousness": ["hospitalization"] if serious else [],
+            "relatedness_product": "not_related", "relatedness_procedure": procedure, "expected": False,
+            "action_taken": "not_applicable", "outcome": "recovering", "awareness_at": f"{onset}T12:00:00+00:00",
+            "description": "Perirenal haematoma on ultrasound, managed conservatively."}
+    with app.app_context():
+        return adverse_events.create(db, data, catalogue=rb.ctcae, study=rb.study, tz=app.config["TIMEZONE"],
+                                     actor=nurse, now=now or SERVICE_NOW)
+
+
+def stopping_alerts(db) -> list[dict]:
+    return db_rows(db, "SELECT * FROM alerts WHERE kind = 'stopping_rule'")
+
+
+@pytest.fixture
+def five_injected(enrol):
+    return [enrol(f"S01-00{i}", injection_at=f"2026-01-1{i}T09:30:00+00:00") for i in range(1, 6)]
+
+
+def test_it_raises_the_critical_alert_at_the_save_of_the_event_that_crosses(app, db, people, five_injected):
+    nina = people["nurse_nina"]
+    record_ae(app, db, nina, "S01-001", "2026-01-21")
+    assert stopping_alerts(db) == []  # 1 of 5: posterior 0.672, below 0.90
+    second = record_ae(app, db, nina, "S01-002", "2026-01-22")
+    (alert,) = stopping_alerts(db)
+    assert alert["key"] == "stopping:serious-related" and alert["severity"] == "critical"
+    assert alert["ref_id"] == str(second["id"]) and alert["subject_id"] == "S01-002" and alert["site"] == "S01"
+    assert "2 of 5" in alert["message"] and "0.901" in alert["message"]
+
+
+def test_it_raises_the_alert_once_however_often_it_is_checked(app, db, people, five_injected):
+    nina = people["nurse_nina"]
+    for sid, day in (("S01-001", "2026-01-21"), ("S01-002", "2026-01-22"), ("S01-003", "2026-01-23")):
+        record_ae(app, db, nina, sid, day)
+    rb, cfg = app.extensions["rulebook"], app.config
+    assert check_signals(db, rb, cfg, NOW_SERVICE) == 0
+    assert check_signals(db, rb, cfg, NOW_SERVICE) == 0
+    assert len(stopping_alerts(db)) == 1
+    audit = db_rows(db, "SELECT * FROM audit_log WHERE action = 'alert_raised' AND new_value = 'stopping:serious-related'")
+    assert len(audit) == 1  # raised, and audited, once
+
+
+def test_it_does_not_raise_for_events_the_rule_does_not_count(app, db, people, five_injected):
+    nina = people["nurse_nina"]
+    record_ae(app, db, nina, "S01-001", "2026-01-21", procedure="unlikely")
+    record_ae(app, db, nina, "S01-002", "2026-01-22", procedure="unlikely")
+    assert check_signals(db, app.extensions["rulebook"], app.config, NOW_SERVICE) == 0
+    assert stopping_alerts(db) == []
+
+
+def test_its_scheduled_check_catches_a_relatedness_amendment_that_raised_no_ae_alert(app, db, people, five_injected):
+    nina, rb = people["nurse_nina"], app.extensions["rulebook"]
+    record_ae(app, db, nina, "S01-001", "2026-01-21")
+    doubtful = record_ae(app, db, nina, "S01-002", "2026-01-22", procedure="unlikely")
+    assert stopping_alerts(db) == []
+    with app.app_context():
+        adverse_events.amend(db, doubtful["id"], {"relatedness_procedure": "possible"}, reason="biopsy track on CT",
+                             catalogue=rb.ctcae, study=rb.study, tz=app.config["TIMEZONE"], actor=nina,
+                             now=NOW_SERVICE)
+    assert check_signals(db, rb, app.config, NOW_SERVICE) == 1
+    assert stopping_alerts(db)[0]["ref_id"] == str(doubtful["id"])
+
+
+def test_it_raises_a_review_alert_for_a_cluster_once(app, db, people, five_injected):
+    nina, rb = people["nurse_nina"], app.extensions["rulebook"]
+    for sid, day in (("S01-001", "2026-02-01"), ("S01-002", "2026-02-10"), ("S01-003", "2026-02-20")):
+        record_ae(app, db, nina, sid, day, term="Flank pain", serious=False, grade=1, procedure="possible")
+    assert check_signals(db, rb, app.config, NOW_SERVICE) == 1
+    assert check_signals(db, rb, app.config, NOW_SERVICE) == 0
+    (alert,) = db_rows(db, "SELECT * FROM alerts WHERE kind = 'cluster'")
+    assert alert["key"] == "cluster:Flank pain:2026-02-01" and alert["severity"] == "medium"
+
+
+from conftest import NOW as NOW_SERVICE  # noqa: E402  the service's fixed clock (conftest), not this file's NOW

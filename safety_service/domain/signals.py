@@ -1,8 +1,8 @@
 """Safety signals other than the stopping rule: event rates with exact intervals, and clusters of one term.
 
 Both are pure functions of (participants, AEs, now) so a page, a job and the DSMB report give the same numbers
-for the same data cut-off. AEs count here when active (not entered in error), treatment-emergent, with onset
-on or before the cut-off date and recorded by the cut-off.
+for the same data cut-off. AEs count here when active (not entered in error), treatment-emergent and with onset
+on or before the cut-off date (the database snapshot they come from is reports/datacut.py's business).
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def _in_category(key: str, ae: Mapping) -> bool:
 
 
 def countable_aes(aes: Iterable[Mapping], injected: set[str], now: datetime, tz: ZoneInfo) -> list[Mapping]:
-    """The AEs that count as of ``now``: active, treatment-emergent, of an injected participant, known by now."""
+    """The AEs that count as of ``now``: active, treatment-emergent, of an injected participant, onset by now."""
     today = now.astimezone(tz).date()
     out = []
     for ae in aes:
@@ -69,8 +69,6 @@ def countable_aes(aes: Iterable[Mapping], injected: set[str], now: datetime, tz:
         if _field(ae, "subject_id", "AE") not in injected:
             continue
         if date.fromisoformat(str(_field(ae, "onset", "AE"))[:10]) > today:
-            continue
-        if ae.get("created_at") and _at(ae["created_at"]) > now:
             continue
         out.append(ae)
     return out

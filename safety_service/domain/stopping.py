@@ -171,18 +171,13 @@ def _injected_on(p: Mapping, now: datetime, tz: ZoneInfo) -> date | None:
     return _local_date(at, tz) if at <= now else None
 
 
-def _known_by(ae: Mapping, now: datetime) -> bool:
-    """Only what the database held at the cut-off counts (reproducible for a past cut-off)."""
-    created = ae.get("created_at")
-    return created is None or parse_datetime(created) <= now
-
-
 def position(rule: StoppingRule, participants: Iterable[Mapping], aes: Iterable[Mapping],
              now: datetime, tz: str = "UTC") -> Position:
     """Where the trial stands against ``rule`` as of ``now``.
 
     n = participants injected by ``now``; x = those of them with at least one counted AE whose onset is on or
-    before ``now``'s date and that was recorded by ``now``. The trajectory replays injections and first counted
+    before ``now``'s date (which database snapshot the rows come from is the caller's choice: reports/datacut.py).
+    The trajectory replays injections and first counted
     events in date order (an injection before an event on the same day: the event follows the injection).
     Raises ValueError naming the AE or participant when a row lacks a field or names an unknown participant.
     """
@@ -203,7 +198,7 @@ def position(rule: StoppingRule, participants: Iterable[Mapping], aes: Iterable[
         sid = _get(ae, "subject_id", "AE")
         if sid not in known:
             raise ValueError(f"AE {ae.get('id')}: subject_id {sid!r} is not a known participant")
-        if sid not in injected or not _known_by(ae, now) or not counts(rule, ae):
+        if sid not in injected or not counts(rule, ae):
             continue
         onset = date.fromisoformat(str(_get(ae, "onset", "AE"))[:10])
         if onset > today:

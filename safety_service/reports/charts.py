@@ -30,7 +30,7 @@ def svg(fig: Figure) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog and doctype so it can be inlined in HTML
 
 
-def png(fig: Figure, dpi: int = 150) -> bytes:
+def png(fig: Figure, dpi: int = 110) -> bytes:
     """The figure as PNG bytes for the PDF (no software or date metadata)."""
     buf = io.BytesIO()
     with matplotlib.rc_context(_RC):

@@ -1,8 +1,10 @@
-"""One data cut: participants, visit schedules, AEs and lab results as the database held them at a cut-off.
+"""One data cut: participants, visit schedules, AEs and lab results for a data cut-off, from one database snapshot.
 
-Everything the signal pages, the stopping check and the DSMB report compute starts from a ``DataCut``, so they
-agree with each other and a past cut-off gives the same numbers again (rows created, visits recorded and labs
-collected after the cut-off are left out).
+Two instants, as in DSMB practice: the *cut-off* (clinical: injections, AE onsets, visits and samples up to the end
+of that day count) and the *snapshot* (``held_at``: what the database held then; AEs as their version of that
+moment). Data entered late for events before the cut-off is in a later snapshot, never silently in an old one:
+the same (cut-off, snapshot) pair always gives the same numbers, which is what makes a report reproducible.
+Everything the signal pages, the stopping check and the DSMB report compute starts from a ``DataCut``.
 """
 from __future__ import annotations
 
@@ -21,14 +23,15 @@ from ..domain.study import Study, schedule
 
 @dataclass
 class DataCut:
-    as_of: datetime                 # aware UTC: the instant of the cut-off
-    cutoff: date                    # the local calendar date it belongs to
+    as_of: datetime                 # aware UTC: the end of the cut-off (clinical events up to this instant)
+    cutoff: date                    # the local calendar date of the cut-off
     tz: str
     participants: list[dict]
     schedules: dict[str, list[dict]]
     aes: list[dict]
     labs: list[dict]
     missing_sources: list[str] = field(default_factory=list)  # "adverse events" / "lab results" not installed yet
+    held_at: datetime | None = None  # the database snapshot (default: as_of)
 
 
 def cutoff_instant(text: str | None, now: datetime, tz: str) -> tuple[datetime, date]:
@@ -52,6 +55,24 @@ def cutoff_instant(text: str | None, now: datetime, tz: str) -> tuple[datetime, 
     return to_utc(end), day
 
 
+def held_at_instant(text: str | None, now: datetime, as_of: datetime) -> datetime:
+    """The snapshot instant from ``?held_at=`` (ISO 8601 with offset), default ``now``.
+
+    Raises InvalidInput naming ``held_at`` when malformed, in the future or before the cut-off.
+    """
+    if not text:
+        return to_utc(now)
+    try:
+        at = parse_datetime(text)
+    except ValueError:
+        raise InvalidInput({"held_at": "must be a date and time with a UTC offset (ISO 8601)"}) from None
+    if at > now:
+        raise InvalidInput({"held_at": "is in the future"})
+    if at < as_of:
+        raise InvalidInput({"held_at": "is before the end of the cut-off day"})
+    return at
+
+
 def _created_by(row: dict, as_of: datetime) -> bool:
     created = row.get("created_at")
     return not created or parse_datetime(created) <= as_of
@@ -62,14 +83,15 @@ def _participants(db: Database, as_of: datetime) -> list[dict]:
     return [p for p in rows if _created_by(p, as_of)]
 
 
-def _schedules(db: Database, people: list[dict], study: Study, tz: str, as_of: datetime) -> dict[str, list[dict]]:
-    """Each participant's schedule as it stood at the cut-off: only visits recorded by then count as done."""
+def _schedules(db: Database, people: list[dict], study: Study, tz: str, as_of: datetime,
+               held_at: datetime) -> dict[str, list[dict]]:
+    """Each participant's schedule on the cut-off day: visits done by then and recorded by the snapshot."""
     today = local_date(as_of, tz)
     out = {}
     for p in people:
         done = {}
         for v in db.query("SELECT visit, visit_date, recorded_at FROM visits WHERE participant_id = ?", [p["id"]]):
-            if parse_datetime(v["recorded_at"]) <= as_of:
+            if parse_datetime(v["recorded_at"]) <= held_at and date.fromisoformat(v["visit_date"]) <= today:
                 done[v["visit"]] = date.fromisoformat(v["visit_date"])
         injection = local_date(parse_datetime(p["injection_at"]), tz) if p["injection_at"] else None
         if injection and injection > today:
@@ -94,8 +116,8 @@ def _load_aes(db: Database, as_of: datetime) -> list[dict] | None:
     return [latest[k] for k in sorted(latest)]
 
 
-def _load_labs(db: Database, as_of: datetime) -> list[dict] | None:
-    """Lab results collected and entered by ``as_of`` as dicts (id, subject_id, analyte, value_si, collected_at,
+def _load_labs(db: Database, as_of: datetime, held_at: datetime) -> list[dict] | None:
+    """Lab results collected by ``as_of`` and entered by ``held_at`` as dicts (id, subject_id, analyte, value_si, collected_at,
     visit), plus one "egfr" row per creatinine with its derived CKD-EPI 2021 eGFR (unless an eGFR was entered
     for the same sample). None before the labs table exists.
     """
@@ -104,7 +126,7 @@ def _load_labs(db: Database, as_of: datetime) -> list[dict] | None:
     out, direct = [], set()
     found = [r for r in db.query("SELECT id, subject_id, analyte, value_si, egfr, collected_at, visit, entered_at "
                                  "FROM labs ORDER BY collected_at, id")
-             if parse_datetime(r["collected_at"]) <= as_of and parse_datetime(r["entered_at"]) <= as_of]
+             if parse_datetime(r["collected_at"]) <= as_of and parse_datetime(r["entered_at"]) <= held_at]
     for r in found:
         if r["analyte"] == "egfr":
             direct.add((r["subject_id"], r["collected_at"]))
@@ -118,23 +140,29 @@ def _load_labs(db: Database, as_of: datetime) -> list[dict] | None:
 
 # The sources, replaceable in one place.
 AE_SOURCE: Callable[[Database, datetime], list[dict] | None] = _load_aes
-LAB_SOURCE: Callable[[Database, datetime], list[dict] | None] = _load_labs
+LAB_SOURCE: Callable[[Database, datetime, datetime], list[dict] | None] = _load_labs
 
 
-def load(db: Database, study: Study, *, as_of: datetime, cutoff: date, tz: str) -> DataCut:
-    """The data cut at ``as_of``: what the database held then (AEs as their version of that moment)."""
+def load(db: Database, study: Study, *, as_of: datetime, cutoff: date, tz: str,
+         held_at: datetime | None = None) -> DataCut:
+    """The data cut: clinical data up to ``as_of`` from the database as held at ``held_at`` (default ``as_of``).
+
+    The domain functions then count injections, AE onsets and samples up to ``as_of``.
+    """
     as_of = to_utc(as_of)
-    people = _participants(db, as_of)
+    held_at = to_utc(held_at) if held_at else as_of
+    people = _participants(db, held_at)
     missing = []
-    aes = AE_SOURCE(db, as_of)
+    aes = AE_SOURCE(db, held_at)
     if aes is None:
         missing.append("adverse events")
         aes = []
-    labs = LAB_SOURCE(db, as_of)
+    labs = LAB_SOURCE(db, as_of, held_at)
     if labs is None:
         missing.append("lab results")
         labs = []
     known = {p["subject_id"] for p in people}
     aes = [a for a in aes if a["subject_id"] in known]
     labs = [r for r in labs if r["subject_id"] in known]
-    return DataCut(as_of, cutoff, tz, people, _schedules(db, people, study, tz, as_of), aes, labs, missing)
+    return DataCut(as_of, cutoff, tz, people, _schedules(db, people, study, tz, as_of, held_at), aes, labs, missing,
+                   held_at)

@@ -98,6 +98,7 @@ def build(cut: DataCut, rules: stopping.SafetyRules, study: Study, *, early_days
         "title": study.title,
         "cutoff": cut.cutoff.isoformat(),
         "as_of": cut.as_of.isoformat(timespec="seconds"),
+        "held_at": (cut.held_at or cut.as_of).isoformat(timespec="seconds"),
         "tz": cut.tz,
         "missing_sources": cut.missing_sources,
         "rules_digests": dict(sorted((rules_digests or {}).items())),

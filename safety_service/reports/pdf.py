@@ -25,8 +25,8 @@ class DsmbPDF(ListingPDF):
     """A listing PDF whose header names the data cut-off instead of an export moment."""
 
     def __init__(self, report: dict):
-        as_of = datetime.fromisoformat(report["as_of"])
-        super().__init__(ExportMeta(report["study_id"], as_of, "safety-service", title="DSMB safety report"))
+        held_at = datetime.fromisoformat(report["held_at"])  # the snapshot: same snapshot, same bytes
+        super().__init__(ExportMeta(report["study_id"], held_at, "safety-service", title="DSMB safety report"))
         self.report = report
         self.set_title(f"{report['study_id']} - DSMB safety report, data cut-off {report['cutoff']}")
 
@@ -35,8 +35,8 @@ class DsmbPDF(ListingPDF):
         self.set_font(FONT, "B", 11)
         self.cell(0, 6, f"{r['study_id']} - DSMB safety report", new_x="LMARGIN", new_y="NEXT")
         self.set_font(FONT, "", 8)
-        self.cell(0, 4.5, f"Data cut-off {r['cutoff']} (data as held at {r['as_of']} UTC) - confidential, for the "
-                          f"Data Safety Monitoring Board", new_x="LMARGIN", new_y="NEXT")
+        self.cell(0, 4.5, f"Data cut-off {r['cutoff']} - database as held at {r['held_at']} UTC - confidential, for "
+                          f"the Data Safety Monitoring Board", new_x="LMARGIN", new_y="NEXT")
         self.ln(2)
 
     def signature_block(self) -> None:
@@ -214,9 +214,9 @@ def write_dsmb_pdf(report: dict) -> bytes:
     pdf.add_page()
     pdf.set_font(FONT, "B", 16)
     pdf.multi_cell(0, 9, f"{report['title']}", new_x="LMARGIN", new_y="NEXT")
-    pdf.para(f"Data cut-off: {report['cutoff']} ({report['tz']}); data as held at {report['as_of']} UTC. Rows created, "
-             "visits recorded and samples collected after that instant are not included; AEs appear with their "
-             "current content.", 10)
+    pdf.para(f"Data cut-off: {report['cutoff']} ({report['tz']}): injections, AE onsets, visits and samples up to "
+             f"{report['as_of']} UTC. Database snapshot: as held at {report['held_at']} UTC (AEs as their version of "
+             f"that moment). The same cut-off and snapshot reproduce this report byte for byte.", 10)
     if report["missing_sources"]:
         pdf.para("Not yet available in this service, so not in this report: "
                  + ", ".join(report["missing_sources"]) + ".", 10)

@@ -21,9 +21,13 @@ bp = Blueprint("signals", __name__, url_prefix="/signals")
 
 
 def _cut():
-    """The data cut for ``?cutoff=YYYY-MM-DD`` (default: now). Raises InvalidInput naming ``cutoff``."""
+    """The data cut for ``?cutoff=YYYY-MM-DD`` (default today) from the snapshot ``?held_at=`` (default now).
+
+    Raises InvalidInput naming ``cutoff`` or ``held_at``.
+    """
     as_of, cutoff = datacut.cutoff_instant(request.args.get("cutoff"), now(), tz())
-    return datacut.load(get_db(), study(), as_of=as_of, cutoff=cutoff, tz=tz())
+    held_at = datacut.held_at_instant(request.args.get("held_at"), now(), as_of)
+    return datacut.load(get_db(), study(), as_of=as_of, cutoff=cutoff, tz=tz(), held_at=held_at)
 
 
 def _shown(cut) -> callable:
