@@ -138,7 +138,8 @@
     var yes = document.querySelector("input[name=serious][value=true]:checked");
     var hasError = criteria && criteria.classList.contains("has-error");
     var anyChecked = criteria && criteria.querySelector("input:checked");
-    if (criteria) { criteria.hidden = !(yes || hasError || anyChecked); }
+    // style.display, not the hidden attribute: the .field class sets display and would override it.
+    if (criteria) { criteria.style.display = (yes || hasError || anyChecked) ? "" : "none"; }
   }
   for (var i = 0; i < serious.length; i++) { serious[i].addEventListener("change", toggleCriteria); }
   toggleCriteria();
