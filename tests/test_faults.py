@@ -180,3 +180,153 @@ def test_it_rolls_back_everything_when_the_disk_is_full(app, api, db, monkeypatc
     assert audited == {r[0] for r in db.execute("SELECT subject_id FROM participants")}
     assert audit.verify(db).ok
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# --- the process killed (SIGKILL) in the middle of a save --------------------------------------------------------
+
+# Runs in a child process: pauses inside the transaction at the K-th audit entry (the record is written, the
+# transaction not committed), tells the test, and waits to be killed. K = 0 pauses after the command returns.
+CHILD = r"""
+import os, sys, time
+from safety_service.domain import audit
+pause_at, n = int(os.environ["PAUSE_AT_AUDIT"]), 0
+original = audit.record
+def record(*args, **kwargs):
+    global n
+    result = original(*args, **kwargs)
+    n += 1
+    if n == pause_at:
+        print("PAUSED", flush=True)
+        time.sleep(120)
+    return result
+audit.record = record
+{body}
+print("PAUSED", flush=True)
+time.sleep(120)
+"""
+
+IMPORT_BODY = r"""
+from safety_service.cli import main
+sys.argv = ["safety", "import", "labs", os.environ["CSV_FILE"], "--now", os.environ["NOW"]]
+try:
+    main()
+except SystemExit as e:
+    if e.code:
+        raise
+"""
+
+AE_BODY = r"""
+from safety_service import create_app
+from safety_service.domain import users
+app = create_app()
+with app.app_context():
+    r = app.test_client().post("/api/v1/adverse-events", json={
+        "subject_id": "S01-001", "term": "Nausea", "verbatim": "nausea after lunch", "grade": 3,
+        "onset": "2026-06-10", "serious": True, "seriousness": ["hospitalization"],
+        "relatedness_product": "possible", "relatedness_procedure": "not_related", "expected": False,
+        "action_taken": "not_applicable", "outcome": "recovering"},
+        headers={"Authorization": "Bearer " + os.environ["TOKEN"]})
+    assert r.status_code == 201, r.get_data(as_text=True)
+"""
+
+
+def run_and_kill(app, body: str, pause_at: int, extra_env: dict) -> None:
+    """Start the child, wait until it has paused where asked, and SIGKILL it there."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SAFETY_DATABASE": app.config["DATABASE"], "SAFETY_SECRET_KEY": "test-secret",
+           "SAFETY_INSTANCE_PATH": str(Path(app.config["DATABASE"]).parent / "child-instance"),
+           "SAFETY_SCHEDULER_ENABLED": "false", "PAUSE_AT_AUDIT": str(pause_at), "NOW": NOW.isoformat(),
+           **extra_env}
+    child = subprocess.Popen([sys.executable, "-c", CHILD.replace("{body}", body)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in child.stdout:  # the command's own output may come first
+            if line.strip() == "PAUSED":
+                break
+        else:
+            raise AssertionError(child.stderr.read())
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def lab_csv(tmp_path, rows: int) -> Path:
+    lines = ["subject_id,analyte,value,unit,collected_at,visit"]
+    for i in range(rows):
+        lines.append(f"S01-001,creatinine,{1.4 + i / 100:.2f},mg/dL,2026-02-{1 + i:02d}T08:00:00+00:00,")
+    path = tmp_path / "labs.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def state(db) -> dict:
+    return {"labs": count(db, "labs"), "aes": count(db, "adverse_events"), "audit": count(db, "audit_log"),
+            "alerts": count(db, "alerts"), "outbox": count(db, "outbox")}
+
+
+def assert_sound(db) -> None:
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert audit.verify(db).ok
+
+
+@pytest.mark.parametrize("pause_at", [1, 19])
+def test_it_leaves_nothing_of_a_csv_import_killed_mid_transaction(app, db, enrol, tmp_path, pause_at):
+    enrol("S01-001")
+    path = lab_csv(tmp_path, 20)
+    before = state(db)
+    run_and_kill(app, IMPORT_BODY, pause_at, {"CSV_FILE": str(path)})
+    assert state(db) == before  # not one of the 20 results, nor any of their audit entries
+    assert_sound(db)
+    # and the same file imports completely afterwards: the killed writer left no lock behind
+    result = app.test_cli_runner().invoke(args=["import", "labs", str(path), "--now", NOW.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert count(db, "labs") == 20
+    assert_sound(db)
+
+
+def test_it_keeps_every_row_of_a_csv_import_killed_after_commit(app, db, enrol, tmp_path):
+    enrol("S01-001")
+    path = lab_csv(tmp_path, 20)
+    run_and_kill(app, IMPORT_BODY, 0, {"CSV_FILE": str(path)})
+    assert count(db, "labs") == 20
+    audited = {str(r[0]) for r in db.execute("SELECT DISTINCT entity_id FROM audit_log WHERE entity = 'lab'")}
+    assert audited == {str(r[0]) for r in db.execute("SELECT id FROM labs")}
+    assert_sound(db)
+
+
+@pytest.mark.parametrize("pause_at", [2])
+def test_it_leaves_nothing_of_an_ae_save_killed_mid_transaction(app, db, enrol, people, pause_at):
+    from safety_service.domain import users as users_mod
+    enrol("S01-001")
+    token = users_mod.create_token(db, people["nurse_nina"]["email"], now=NOW)
+    before = state(db)
+    run_and_kill(app, AE_BODY, pause_at, {"TOKEN": token})
+    assert state(db) == before  # no AE, no audit entry, no SAE alert, no mail queued
+    assert_sound(db)
+    # the nurse saves it again: it is AE 1 of the subject, once
+    r = app.test_client().post("/api/v1/adverse-events", headers={"Authorization": f"Bearer {token}"}, json={
+        "subject_id": "S01-001", "term": "Nausea", "verbatim": "nausea after lunch", "grade": 3, "onset": "2026-06-10",
+        "serious": True, "seriousness": ["hospitalization"], "relatedness_product": "possible",
+        "relatedness_procedure": "not_related", "expected": False, "action_taken": "not_applicable",
+        "outcome": "recovering"})
+    assert r.status_code == 201 and r.json["seq"] == 1
+    assert count(db, "adverse_events") == 1
+
+
+def test_it_keeps_a_whole_ae_killed_after_its_commit(app, db, enrol, people):
+    from safety_service.domain import users as users_mod
+    enrol("S01-001")
+    token = users_mod.create_token(db, people["nurse_nina"]["email"], now=NOW)
+    run_and_kill(app, AE_BODY, 0, {"TOKEN": token})
+    [ae] = [dict(r) for r in db.query("SELECT * FROM adverse_events")]
+    assert ae["seq"] == 1 and ae["serious"] == 1
+    assert count(db, "audit_log", "entity = 'adverse_event' AND entity_id = ?", [str(ae["id"])]) > 0
+    assert count(db, "alerts", "subject_id = 'S01-001'") >= 1  # the SAE alert came with it
+    assert_sound(db)
