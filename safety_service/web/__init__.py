@@ -8,7 +8,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from ..clock import parse_datetime
-from ..domain import alerts, users
+from ..domain import users
+# Not "alerts": the package attribute of that name is the web.alerts blueprint module once it is imported.
+from ..domain.alerts import counts as alert_counts
 from ..domain.errors import DomainError, Forbidden
 from ..domain.permissions import allowed
 from . import guard
@@ -24,10 +26,11 @@ BLUEPRINTS = [
     "safety_service.web.api_ae",
     "safety_service.web.labs",
     "safety_service.web.api_labs",
+    "safety_service.web.alerts",
+    "safety_service.web.outbox",
     "safety_service.web.signals",
     "safety_service.web.security",  # security headers on every response (no routes)
     "safety_service.web.resilience",  # a busy or full database answers 503 + Retry-After (no routes)
-    "safety_service.web.security",  # security headers on every response (no routes)
     "safety_service.web.admin",
     "safety_service.web.dashboard",
     "safety_service.web.exports",
@@ -90,8 +93,8 @@ def register(app: Flask) -> None:
         if request.endpoint == "static":  # our own CSS/JS files: public, else the sign-in page is unstyled
             return
         _load_user()
+        guard.check()  # first: an anonymous write is 401, not a CSRF complaint
         guard.csrf_protect_if_session()
-        guard.check()
 
     @app.errorhandler(guard.Unauthenticated)
     def _unauthenticated(_e):
@@ -129,7 +132,7 @@ def register(app: Flask) -> None:
         return {
             "current_user": user,
             "can": (lambda action: bool(user) and allowed(user["role"], action)),
-            "open_alerts": (alerts.counts(get_db(), user) if user and allowed(user["role"], "alert.view") else {}),
+            "open_alerts": (alert_counts(get_db(), user) if user and allowed(user["role"], "alert.view") else {}),
             "study_id": app.extensions["rulebook"].study.study_id,
         }
 
