@@ -330,3 +330,170 @@ def test_it_keeps_a_whole_ae_killed_after_its_commit(app, db, enrol, people):
     assert count(db, "audit_log", "entity = 'adverse_event' AND entity_id = ?", [str(ae["id"])]) > 0
     assert count(db, "alerts", "subject_id = 'S01-001'") >= 1  # the SAE alert came with it
     assert_sound(db)
+
+
+# --- SMTP down for an hour ---------------------------------------------------------------------------------------
+
+class Inbox:
+    """An aiosmtpd handler keeping what it accepts."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
+                                                      policy=policy.default))
+        return "250 OK"
+
+
+def unused_port() -> int:
+    import socket
+    with socket.socket() as s:  # aiosmtpd's Controller(port=0) does not work: take a free port first
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SAE = {"subject_id": "S01-001", "term": "Hematuria", "verbatim": "blood in the urine", "grade": 3,
+       "onset": "2026-06-14", "relatedness_product": "possible", "relatedness_procedure": "probable",
+       "expected": False, "outcome": "recovering", "serious": True, "seriousness": ["hospitalization"],
+       "action_taken": "not_applicable"}
+
+
+def test_it_keeps_every_mail_through_an_hour_without_smtp_and_delivers_each_once_after(app, db, api, enrol, clock):
+    from datetime import timedelta
+
+    from aiosmtpd.controller import Controller
+
+    from safety_service.jobs.mail import send_due
+
+    port = unused_port()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, MAIL_FROM="safety@trial.example")
+    enrol("S01-001")
+    nina = api("nurse_nina")
+    start = clock.now()
+    saved = []
+    for minute in range(61):  # the sender runs every minute for an hour against a server that refuses
+        now = start + timedelta(minutes=minute)
+        clock.set(now)
+        if minute in (0, 25, 50):  # SAEs keep being reported meanwhile: saving never waits on SMTP
+            r = nina.post("/api/v1/adverse-events", json={**SAE, "verbatim": f"blood in the urine {minute}"})
+            assert r.status_code == 201
+            saved.append(r.json["id"])
+        assert send_due(db, app.extensions["rulebook"], app.config, now) == 0
+    queued = [dict(r) for r in db.query("SELECT * FROM outbox ORDER BY id")]
+    assert len(queued) >= len(saved) and all(m["status"] == "pending" for m in queued)
+    assert all(m["attempts"] < 8 for m in queued)  # none given up on within the hour
+    assert count(db, "alerts", "kind = 'mail_failed'") == 0
+
+    inbox = Inbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        for minute in range(61, 61 + 65):  # the longest backoff is an hour: every mail goes within it
+            now = start + timedelta(minutes=minute)
+            send_due(db, app.extensions["rulebook"], app.config, now)
+    finally:
+        server.stop()
+    statuses = [r[0] for r in db.execute("SELECT status FROM outbox")]
+    assert statuses == ["sent"] * len(queued)
+    ids = [m["Message-ID"] for m in inbox.messages]
+    assert len(ids) == len(queued) and len(set(ids)) == len(ids)  # each mail delivered once, none lost
+    assert count(db, "adverse_events") == len(saved)
+
+
+# --- the clock jumping ---------------------------------------------------------------------------------------------
+
+def test_it_raises_each_alert_once_when_the_clock_jumps_forward_and_back(app, db, enrol, api, clock):
+    from datetime import timedelta
+
+    from safety_service.jobs.checks import check_once
+
+    enrol("S01-001", injection_at="2026-01-12T09:30:00+00:00")  # M1..M3 windows long closed, none recorded
+    nina = api("nurse_nina")
+    assert nina.post("/api/v1/adverse-events", json=SAE).status_code == 201
+    keys = lambda: sorted(r[0] for r in db.execute("SELECT key FROM alerts"))  # noqa: E731
+    check_once(app, clock.now())
+    first = keys()
+    jumps = [timedelta(days=40), timedelta(days=-41), timedelta(hours=-3), timedelta(days=44), timedelta(0)]
+    seen = [first]
+    for jump in jumps:  # NTP correction, a VM restored from a snapshot, a manual date change ...
+        clock.advance(jump)
+        check_once(app, clock.now())
+        seen.append(keys())
+    for before, after in zip(seen, seen[1:]):
+        assert set(before) <= set(after)  # nothing raised is ever lost when time goes backwards
+        assert len(after) == len(set(after))  # and nothing is raised twice
+    assert "sae_report_missed:1" not in seen[0] and "sae_report_missed:1" in seen[1]  # 24 h clock passed
+    assert seen[1] == seen[2] == seen[3]  # back in time: nothing new, nothing withdrawn
+    assert set(seen[4]) - set(seen[3]) == {"overdue:S01-001:M6"}  # forward again: only what is newly due
+    assert seen[5] == seen[4]
+    assert audit.verify(db).ok  # audit entries written with an earlier clock still chain
+
+
+def test_it_refuses_an_ae_dated_after_a_clock_that_jumped_back(app, db, enrol, api, clock):
+    from datetime import timedelta
+    enrol("S01-001")
+    clock.advance(timedelta(days=-3))  # the server's clock is now behind the nurse's calendar
+    r = api("nurse_nina").post("/api/v1/adverse-events", json=SAE)  # onset 2026-06-14 is "in the future"
+    assert r.status_code == 422 and "onset" in r.json["error"]["fields"]
+    assert count(db, "adverse_events") == 0
+
+
+def test_it_still_signs_out_an_idle_session_after_the_clock_jumped_back(web, app, clock):
+    from datetime import timedelta
+    nina = web("nurse_nina")
+    clock.advance(timedelta(hours=-2))
+    assert nina.get("/participants").status_code == 200  # activity refreshes "seen" to the new clock
+    clock.advance(timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1))
+    r = nina.get("/participants")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+# --- backup while writers write -----------------------------------------------------------------------------------
+
+def test_it_takes_a_consistent_backup_while_saves_go_on_and_restores_it(app, db, api, enrol, tmp_path):
+    for i in range(1, 6):
+        enrol(f"S01-{i:03d}")
+    nina = api("nurse_nina")
+    stop = threading.Event()
+    acknowledged = []
+
+    def writer():
+        n = 0
+        while not stop.is_set() and n < 500:
+            r = nina.client.post("/api/v1/adverse-events", headers=nina.headers,
+                                 json={**SAE, "subject_id": f"S01-{1 + n % 5:03d}", "grade": 1, "serious": False,
+                                       "seriousness": [], "verbatim": f"writer {n}"})
+            if r.status_code == 201:
+                acknowledged.append(r.json["id"])
+            n += 1
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(acknowledged) < 5:
+            threading.Event().wait(0.05)
+        target = tmp_path / "backup.db"
+        result = app.test_cli_runner().invoke(args=["backup", str(target)])
+        taken_at = len(acknowledged)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert result.exit_code == 0, result.output
+    copy = connect(target)
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert audit.verify(copy).ok  # a consistent cut: the hash chain holds in the copy
+    in_copy = count(copy, "adverse_events")
+    assert 5 <= in_copy <= taken_at + 1
+    # every AE in the copy has its audit entries (no half-saved record was copied)
+    assert count(copy, "adverse_events", "CAST(id AS TEXT) NOT IN (SELECT entity_id FROM audit_log "
+                                         "WHERE entity = 'adverse_event')") == 0
+    copy.conn.close()
+    # restore: the service starts on the copy and carries on numbering
+    restored = create_app({"TESTING": True, "DATABASE": str(target), "INSTANCE_PATH": str(tmp_path / "r"),
+                           "SECRET_KEY": "k", "CLOCK": FixedClock(NOW)})
+    check = restored.test_cli_runner().invoke(args=["audit", "verify"])
+    assert check.exit_code == 0, check.output
+    assert restored.test_client().get("/healthz").status_code == 200
+    assert count(db, "adverse_events") == len(acknowledged)  # the live database lost nothing meanwhile
