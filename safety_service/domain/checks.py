@@ -144,7 +144,9 @@ def raise_sae_clocks(db: Database, tz: str, now: datetime, warning_hours: float)
         due = parse_datetime(ae["report_due_at"])
         shown = due.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
         what = f"SAE #{ae['id']} ({ae['term']}, grade {ae['grade']}) of {ae['subject_id']}"
-        if now >= due:  # re-checked against now: the index only narrowed the rows
+        # Re-checked against now (the index only narrowed the rows). At the due instant the report is not yet
+        # late: "within 24 hours" includes the 24th hour's end.
+        if now > due:
             alert = alerts.raise_alert(
                 db, key=f"sae_report_missed:{ae['id']}", kind=SAE_MISSED_KIND, severity="critical", now=now,
                 subject_id=ae["subject_id"], site=ae["site"], rule="sae_24h_report", ref_entity="adverse_event",

@@ -70,7 +70,7 @@ def _clock(due_at: str | None, now: datetime) -> dict:
     due = parse_datetime(due_at)
     minutes = int(abs((due - now).total_seconds()) // 60)
     span = f"{minutes // 60} h {minutes % 60:02d} min"
-    if now >= due:
+    if now > due:  # as the SAE clock check: at the due instant the report is not yet late
         return {"state": "overdue", "text": f"report overdue by {span}"}
     return {"state": "running", "text": f"report due in {span}"}
 
