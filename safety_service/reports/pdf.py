@@ -151,12 +151,16 @@ def _rates(pdf: DsmbPDF, rates, clusters, rule) -> None:
                        "Treatment-emergent, active AEs of injected participants. Early exposure is the early window "
                        "of each participant, late the rest."))
     crow = [{"term": c.term, "first": c.first_onset, "last": c.last_onset, "n": str(len(c.participants)),
-             "who": ", ".join(c.participants)} for c in clusters]
+             "who": ", ".join(c.participants[:12]) + (f" and {len(c.participants) - 12} more (listed below)"
+                                                      if len(c.participants) > 12 else "")} for c in clusters]
     pdf.table_block(_t("Clusters", "Clusters of one term", [("term", "CTCAE term", 26), ("first", "First onset", 10),
                                                             ("last", "Last onset", 10), ("n", "Participants", 9),
                                                             ("who", "Subjects", 40)], crow,
                        f"The same term in at least {rule.min_participants} participants with onsets at most "
                        f"{rule.window_days} days apart."))
+    for c in clusters:
+        if len(c.participants) > 12:
+            pdf.para(f"{c.term} from {c.first_onset}: {', '.join(c.participants)}", 7)
 
 
 def _change(pdf: DsmbPDF, change: dict) -> None:
@@ -172,13 +176,19 @@ def _change(pdf: DsmbPDF, change: dict) -> None:
                 continue
             ci = "" if r.low is None else f"{_num(r.low)} to {_num(r.high)}"
             rows.append({"visit": r.visit, "n": str(r.n), "est": _num(r.estimate), "ci": ci,
-                         "p": _num(r.p_value, "{:.3f}"), "missing": ", ".join(r.missing) or "-",
-                         "nob": ", ".join(r.no_baseline) or "-"})
+                         "p": _num(r.p_value, "{:.3f}"), "missing": str(len(r.missing)),
+                         "nob": str(len(r.no_baseline))})
         est = "Geometric mean ratio" if analyte == "uacr" else "Mean change"
         pdf.table_block(_t(analyte, label, [("visit", "Visit", 7), ("n", "n", 5), ("est", est, 14),
                                             ("ci", "95% CI", 18), ("p", "Wilcoxon p", 9),
-                                            ("missing", "Missing (expected, no value)", 30),
-                                            ("nob", "No baseline", 16)], rows))
+                                            ("missing", "Missing (expected, no value)", 14),
+                                            ("nob", "Value but no baseline", 14)], rows))
+        # the participants themselves as text that may run over pages (a table row may not)
+        for r in change["rows"]:
+            if r.analyte == analyte and (r.missing or r.no_baseline):
+                parts = [f"missing: {', '.join(r.missing)}" if r.missing else "",
+                         f"no baseline: {', '.join(r.no_baseline)}" if r.no_baseline else ""]
+                pdf.para(f"{r.visit} - " + "; ".join(p for p in parts if p), 7)
         pdf.figure(change["figures"].get(analyte), width=95)
     ss = change["slope_summary"]
     pdf.para(f"eGFR slope (mL/min/1.73 m2 per year), participants with values before and after the injection: "
