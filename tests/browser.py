@@ -1,6 +1,7 @@
 """Shared Playwright fixtures: the app with the demo study on a loopback port, Debian's chromium, personas.
 
-Import the fixtures into a test module (``from browser import demo_site, chromium, as_role, shoot``).
+Loaded for every test module by ``pytest_plugins`` in conftest.py (so the server and the browser start once per
+session); import the helpers you need (``from browser import shoot, horizontal_overflow``).
 The server runs in a thread of the test process (werkzeug, threaded) on a SQLite file of its own, with a fixed
 clock at conftest's NOW so the demo, its screenshots and the charts are the same on every run. The demo's
 accounts are created with random passwords which ``load_demo`` returns: the fixtures sign in with those.

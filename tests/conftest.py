@@ -15,6 +15,8 @@ from safety_service.clock import FixedClock
 from safety_service.db import connect
 from safety_service.domain import participants, users
 
+pytest_plugins = ["browser"]  # the Playwright fixtures: demo_site, chromium, as_role (tests/browser.py)
+
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 PASSWORD = "correct horse battery"
 PERSONAS = {

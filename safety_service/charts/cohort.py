@@ -38,21 +38,27 @@ def _at(value) -> datetime:
     return parse_datetime(value) if isinstance(value, str) else value
 
 
+def egfr_baselines(participants: Sequence[Mapping], egfr_rows: Sequence[Mapping]) -> dict[tuple[str, str], float]:
+    """(subject_id, "egfr") -> baseline: the last value at or before the injection (change_from_baseline, ADaM
+    ABLFL). Computed once per page and passed to the two functions below."""
+    return cfb.baselines_from_labs(egfr_rows, participants, ["egfr"])
+
+
 def egfr_trajectories(participants: Sequence[Mapping], egfr_rows: Sequence[Mapping], tz: str,
-                      now: datetime) -> list[Trajectory]:
-    """Per injected participant with a baseline (last value at or before the injection, ADaM ABLFL as in
-    change_from_baseline): the percent change of every later value collected by ``now``."""
-    baselines = cfb.baselines_from_labs(egfr_rows, participants, ["egfr"])
-    injected = {p["subject_id"]: p for p in participants if p.get("injection_at")}
+                      now: datetime, baselines: Mapping[tuple[str, str], float] | None = None) -> list[Trajectory]:
+    """Per injected participant with a baseline: the percent change of every later value collected by ``now``."""
+    baselines = egfr_baselines(participants, egfr_rows) if baselines is None else baselines
+    injected = {p["subject_id"]: (parse_datetime(p["injection_at"]), _injection_day(p, tz))
+                for p in participants if p.get("injection_at")}
     points: dict[str, list[tuple[int, float]]] = {}
     for r in egfr_rows:
         sid = r["subject_id"]
         if r["analyte"] != "egfr" or sid not in injected or (sid, "egfr") not in baselines:
             continue
-        p, at = injected[sid], _at(r["collected_at"])
-        if at <= parse_datetime(p["injection_at"]) or at > now:
+        (injected_at, injection_day), at = injected[sid], _at(r["collected_at"])
+        if at <= injected_at or at > now:
             continue
-        day = study_day(local_date(at, tz), _injection_day(p, tz))
+        day = study_day(local_date(at, tz), injection_day)
         points.setdefault(sid, []).append((day, percent_change(r["value_si"], baselines[(sid, "egfr")])))
     out = []
     for sid in sorted(points):
@@ -62,12 +68,12 @@ def egfr_trajectories(participants: Sequence[Mapping], egfr_rows: Sequence[Mappi
 
 
 def egfr_medians(participants: Sequence[Mapping], egfr_rows: Sequence[Mapping], study: Study,
-                 now: datetime) -> list[MedianPoint]:
+                 now: datetime, baselines: Mapping[tuple[str, str], float] | None = None) -> list[MedianPoint]:
     """The median percent change at each scheduled visit, over participants with a baseline and a value at it.
 
     The x position is the visit's target study day (target = injection day + ``day`` days, so study day day+1).
     """
-    baselines = cfb.baselines_from_labs(egfr_rows, participants, ["egfr"])
+    baselines = egfr_baselines(participants, egfr_rows) if baselines is None else baselines
     values = cfb.visit_values(egfr_rows, ["egfr"], now)
     out = []
     for v in study.visits:

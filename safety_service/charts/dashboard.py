@@ -50,9 +50,10 @@ def build(db: Database, user: dict | None, *, study: Study, tz: str, now: dateti
     board = Dashboard(len(people), sum(1 for p in people if p.get("injection_at")), alerts.counts(db, user),
                       overdue, missed, cohort.running_sae_clocks(aes, now),
                       alerts.list_alerts(db, user, status="open", limit=ALERTS_SHOWN))
+    baselines = cohort.egfr_baselines(people, egfr)
     board.charts = {
-        "spaghetti": spaghetti("chart-egfr-change", cohort.egfr_trajectories(people, egfr, tz, now),
-                               cohort.egfr_medians(people, egfr, study, now)),
+        "spaghetti": spaghetti("chart-egfr-change", cohort.egfr_trajectories(people, egfr, tz, now, baselines),
+                               cohort.egfr_medians(people, egfr, study, now, baselines)),
         "swimmer": swimmer("chart-swimmer", cohort.swimmer_lanes(people, aes, tz, now)),
         "compliance": compliance_chart("chart-compliance", cohort.visit_compliance(schedules, study)),
     }

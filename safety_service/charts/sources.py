@@ -29,11 +29,13 @@ def _ae_module():
 def as_egfr(rows: list[dict]) -> list[dict]:
     """The eGFR series of lab rows: eGFR results as entered, and the eGFR the labs domain derived from each
     creatinine at entry (CKD-EPI 2021, Inker NEJM 2021), as rows with analyte "egfr" and value_si the eGFR."""
+    entered = {(r.get("subject_id"), r["collected_at"]) for r in rows if r["analyte"] == "egfr"}
     out = []
     for r in rows:
         if r["analyte"] == "egfr":
             out.append(r)
-        elif r["analyte"] == "creatinine" and r.get("egfr") is not None:
+        elif (r["analyte"] == "creatinine" and r.get("egfr") is not None
+              and (r.get("subject_id"), r["collected_at"]) not in entered):  # one eGFR per sample
             out.append({**r, "analyte": "egfr", "value_si": r["egfr"], "unit_si": "mL/min/1.73m2"})
     return sorted(out, key=lambda r: (r["collected_at"], r.get("id") or 0))
 
@@ -50,8 +52,17 @@ def lab_series(db: Database, subject_id: str, user: dict | None, analyte: str) -
 
 
 def cohort_egfr(db: Database, participants: list[dict], user: dict | None) -> list[dict]:
-    """The eGFR rows of every participant given (already scoped to the user)."""
-    return [r for p in participants if p.get("injection_at") for r in lab_series(db, p["subject_id"], user, "egfr")]
+    """The eGFR rows of every injected participant given (already scoped to the user).
+
+    One query through the labs domain's ``all_for_analysis`` where it exists (the signal pages' source), kept to
+    the participants given; otherwise one ``series`` call per participant.
+    """
+    labs = _labs()
+    injected = {p["subject_id"] for p in participants if p.get("injection_at")}
+    if labs is not None and hasattr(labs, "all_for_analysis"):
+        return as_egfr([r for r in labs.all_for_analysis(db) if r["subject_id"] in injected])
+    return [r for p in participants if p["subject_id"] in injected
+            for r in lab_series(db, p["subject_id"], user, "egfr")]
 
 
 def adverse_events(db: Database, user: dict | None, subject_id: str | None = None) -> list[dict]:

@@ -35,6 +35,7 @@ def spaghetti(chart_id: str, trajectories: list[Trajectory], medians: list[Media
     lines = sorted(trajectories, key=lambda t: t.subject_id)
     fell30 = [t for t in lines if t.worst is not None and t.worst <= -30]
     fell40 = [t for t in fell30 if t.worst <= -40]
+    fell_ids = {t.subject_id for t in fell30}
     median_text = ", ".join(f"{m.visit} {label_number(round(m.median, 1))} % (n={m.n})" for m in medians)
     summary = (f"{len(lines)} participants with a baseline eGFR; {len(fell30)} reached a 30 % decline and "
                f"{len(fell40)} a 40 % decline." + (f" Median change: {median_text}." if medians else ""))
@@ -59,9 +60,9 @@ def spaghetti(chart_id: str, trajectories: list[Trajectory], medians: list[Media
             c.text(WIDTH - RIGHT + 6, y + 4, text, size=11, fill=colour)
     with c.group("participants", "One line per participant"):
         # the participants who fell are drawn last so they stay visible above the grey mass
-        for t in sorted(lines, key=lambda t: (t in fell30, t.subject_id)):
+        for t in sorted(lines, key=lambda t: (t.subject_id in fell_ids, t.subject_id)):
             pts = [(sx(d), sy(p)) for d, p in sorted(t.points)]
-            fell = t in fell30
+            fell = t.subject_id in fell_ids
             label = f"{t.subject_id}: lowest {label_number(round(t.worst, 1))} %" if t.worst is not None else t.subject_id
             if len(pts) == 1:
                 c.circle(pts[0][0], pts[0][1], 2.5, VERMILION if fell else SOFT, label=label,

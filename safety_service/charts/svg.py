@@ -179,7 +179,7 @@ class Canvas:
         t, d = f"{self.id}-title", f"{self.id}-desc"
         head = (f'<svg xmlns="http://www.w3.org/2000/svg" id="{esc(self.id)}" class="chart" role="img" '
                 f'viewBox="0 0 {self.width} {self.height}" width="{self.width}" height="{self.height}" '
-                f'preserveAspectRatio="xMinYMin meet" aria-labelledby="{t} {d}" '
+                f'preserveAspectRatio="xMinYMin meet" aria-labelledby="{t}" aria-describedby="{d}" '
                 f'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif">'
                 f'<title id="{t}">{esc(self.title)}</title><desc id="{d}">{esc(self.desc)}</desc>')
         return head + "".join(self.parts) + "</svg>"
