@@ -6,6 +6,7 @@ appropriate for all AEs"), so it is refused with an error naming the field rathe
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -150,6 +151,10 @@ class Catalogue(StrictModel):
                 index[c] = t
         return index
 
+    @cached_property
+    def _search_keys(self) -> list["_Keys"]:
+        return [_Keys.of(t) for t in self.terms]
+
     def get(self, term_or_code: str | None) -> Term | None:
         """The term by its exact name (any case) or one of its MedDRA codes; None if the catalogue lacks it."""
         if not term_or_code or not isinstance(term_or_code, str):
@@ -195,10 +200,10 @@ class Catalogue(StrictModel):
         if not q:
             return []
         ranked: list[tuple[int, str, Term]] = []
-        for t in self.terms:
-            rank = _rank(t, q)
+        for keys in self._search_keys:
+            rank = _rank(keys, q)
             if rank is not None:
-                ranked.append((rank, t.term.casefold(), t))
+                ranked.append((rank, keys.name, keys.term))
         ranked.sort(key=lambda r: (r[0], r[1]))
         return [t for _, _, t in ranked[:max(0, limit)]]
 
@@ -206,20 +211,36 @@ class Catalogue(StrictModel):
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def _rank(t: Term, q: str) -> int | None:
-    name = t.term.casefold()
-    syns = [s.casefold() for s in t.synonyms]
-    if name.startswith(q):
+@dataclass(frozen=True)
+class _Keys:
+    """A term's search keys, folded once at load: a search runs on every keystroke."""
+
+    term: Term
+    name: str
+    codes: tuple[str, ...]
+    synonyms: tuple[str, ...]
+    name_words: tuple[str, ...]
+    synonym_words: tuple[str, ...]
+
+    @classmethod
+    def of(cls, t: Term) -> "_Keys":
+        name, syns = t.term.casefold(), tuple(s.casefold() for s in t.synonyms)
+        return cls(t, name, t.codes, syns, tuple(_WORD.findall(name)),
+                   tuple(w for s in syns for w in _WORD.findall(s)))
+
+
+def _rank(k: _Keys, q: str) -> int | None:
+    if k.name.startswith(q):
         return 0
-    if any(c.startswith(q) for c in t.codes):
+    if any(c.startswith(q) for c in k.codes):
         return 1
-    if any(s.startswith(q) for s in syns):
+    if any(s.startswith(q) for s in k.synonyms):
         return 2
-    if any(w.startswith(q) for w in _WORD.findall(name)):
+    if any(w.startswith(q) for w in k.name_words):
         return 3
-    if any(w.startswith(q) for s in syns for w in _WORD.findall(s)):
+    if any(w.startswith(q) for w in k.synonym_words):
         return 4
-    if q in name or any(q in s for s in syns):
+    if q in k.name or any(q in s for s in k.synonyms):
         return 5
     return None
 
