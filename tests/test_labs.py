@@ -1,4 +1,5 @@
 """Recording lab results: canonical value, eGFR on the day, CTCAE grade, AE offers, rule alerts; the pages."""
+import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
@@ -109,8 +110,11 @@ def test_it_writes_the_audit_trail_in_the_same_transaction(enrol, lab, db):
     enrol("S01-001")
     r = lab(analyte="hemoglobin", value=110, unit="g/L", collected_at="2026-02-10T08:00:00+00:00").lab
     entries = audit.history(db, "lab", r["id"])
-    fields = {e["field"]: e["new_value"] for e in entries if e["action"] == "create"}
-    assert fields["value"] == "110.0" and fields["unit"] == "g/L" and fields["value_si"] == "11.0"
+    (created,) = [e for e in entries if e["action"] == "create"]
+    stored = json.loads(created["new_value"])
+    assert (created["field"], created["old_value"]) == ("result", None)
+    assert (stored["value"], stored["unit"], stored["value_si"], stored["collected_at"]) == \
+        (110.0, "g/L", 11.0, "2026-02-10T08:00:00+00:00")
     assert all(e["actor"] == "nurse_nina@example.org" for e in entries)
 
 

@@ -24,6 +24,8 @@ from .units import ANALYTES, LabValueError, analyte as find_analyte, find_unit, 
 # Visit codes besides the study's follow-up visits: screening, day 0 before the injection, unscheduled.
 EXTRA_VISITS = ("SCR", "D0", "UNS")
 ALERT_KIND = "lab_rule"
+AUDITED = ("subject_id", "analyte", "value", "unit", "value_si", "unit_si", "egfr", "ctcae_term", "ctcae_grade",
+           "uln", "lln", "range_source", "visit", "collected_at", "source")
 PUBLIC_FIELDS = ("id", "subject_id", "analyte", "value", "unit", "value_si", "unit_si", "egfr", "ctcae_term",
                  "ctcae_grade", "uln", "lln", "range_source", "visit", "collected_at", "source", "entered_at",
                  "entered_by")
@@ -180,6 +182,15 @@ def _worst(grades) -> tuple[LabGrade | None, LabGrade | None]:
     return max(grades, key=lambda g: (g[0].grade, g[1] is None or g[0].grade > g[1].grade))
 
 
+def _baselines(db: Database, p: dict, analyte: str, injection: datetime, rules: lab_rules.RuleSet) -> dict:
+    """Baseline values (rules file policy) of the analyte, and of eGFR for a creatinine, from stored results."""
+    wanted = ["creatinine", "egfr"] if analyte in ("creatinine", "egfr") else [analyte]
+    pre = rows(db, f"SELECT * FROM labs WHERE participant_id = ? AND analyte IN ({', '.join('?' * len(wanted))}) "
+                   "AND collected_at <= ? ORDER BY collected_at, id", (p["id"], *wanted, iso(injection)))
+    return lab_rules.baseline_values(rules.baseline, lab_rules.series_by_analyte([_as_result(r) for r in pre],
+                                                                                 injection), injection)
+
+
 # --- writing --------------------------------------------------------------------------------------------------
 
 def store(db: Database, rec: dict, p: dict, *, rules: lab_rules.RuleSet, study: Study, tz: str, actor: str,
@@ -210,18 +221,18 @@ def store(db: Database, rec: dict, p: dict, *, rules: lab_rules.RuleSet, study: 
             rec["egfr"] = None
         injection = parse_datetime(p["injection_at"]) if p["injection_at"] else None
         post = injection is not None and collected > injection
-        prior = stored_series(db, p["id"])
-        baselines = lab_rules.baseline_values(
-            rules.baseline, lab_rules.series_by_analyte([_as_result(r) for r in prior], collected), injection)
+        baselines = _baselines(db, p, rec["analyte"], injection, rules) if post else {}
         egfr_range = study.reference_range("egfr", p["sex"])
         grade, base_grade = _worst(_grades(rec, baselines, egfr_range.lln if egfr_range else None, post))
         rec.update(ctcae_term=grade.term if grade else None, ctcae_grade=grade.grade if grade else None,
                    source=source, entered_at=iso(now), entered_by=actor)
-        lab_id = db["labs"].insert(rec).last_pk
+        cols = list(rec)
+        lab_id = db.execute(f"INSERT INTO labs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                            [rec[c] for c in cols]).lastrowid
+        # One entry holding the whole result (not one per field): a result is created once and never changed,
+        # and an import of thousands of rows must not write fourteen chained entries per row.
         audit.record(db, actor=actor, action="create", entity="lab", entity_id=lab_id, at=now,
-                     changes={k: (None, rec[k]) for k in ("subject_id", "analyte", "value", "unit", "value_si",
-                                                          "unit_si", "egfr", "ctcae_term", "ctcae_grade", "uln",
-                                                          "lln", "visit", "collected_at", "source")})
+                     changes={"result": (None, {k: rec[k] for k in AUDITED})})
         # Offer an AE only for a grade that is new since baseline: participants enter with CKD 3-4 (CTCAE CKD
         # grade 2-3) and treated hypertension, and a pre-existing grade is not an adverse event (ICH E2A).
         if grade and post and (base_grade is None or grade.grade > base_grade.grade):
@@ -230,8 +241,8 @@ def store(db: Database, rec: dict, p: dict, *, rules: lab_rules.RuleSet, study: 
                 "grade": grade.grade, "onset": local_date(collected, tz).isoformat(), "created_at": iso(now)})
             audit.record(db, actor=actor, action="ae_offered", entity="lab", entity_id=lab_id, at=now,
                          changes={"ae_offer": (None, f"{grade.term} grade {grade.grade} ({grade.basis})")})
-        raised = raise_breaches(db, p, rules, now) if raise_alerts else []
         stored = row(db, "SELECT * FROM labs WHERE id = ?", (lab_id,))
+        raised = raise_breaches(db, p, rules, now) if raise_alerts else []
     return Recorded(stored, duplicate=False, breaches=tuple(b.rule_id for b in raised if b.result_id == lab_id))
 
 
@@ -248,13 +259,18 @@ def record(db: Database, subject_id: str, data: dict, *, rules: lab_rules.RuleSe
 
 
 def raise_breaches(db: Database, p: dict, rules: lab_rules.RuleSet, now: datetime) -> list[lab_rules.Breach]:
-    """Evaluate the participant's whole series and raise one alert per breach (a breach raised before stays one
-    alert: the key is participant, rule and triggering result). Returns every breach found."""
+    """Evaluate the participant's whole series and raise one alert per breach; a breach raised before stays one
+    alert (the key is participant, rule and triggering result, UNIQUE in the alerts table). Returns every breach."""
     found = lab_rules.evaluate(rules, _facts(p), [_as_result(r) for r in stored_series(db, p["id"])], now).breaches
+    # Known keys are skipped before raise_alert only to save work; the UNIQUE key is what guarantees one alert.
+    known = {r[0] for r in db.execute("SELECT key FROM alerts WHERE subject_id = ? AND kind = ?",
+                                      [p["subject_id"], ALERT_KIND]).fetchall()}
     for b in found:
-        alerts.raise_alert(db, key=f"lab:{b.subject_id}:{b.rule_id}:{b.result_id}", kind=ALERT_KIND,
-                           severity=b.severity, message=b.message, now=now, subject_id=b.subject_id, site=p["site"],
-                           rule=b.rule_id, ref_entity="lab", ref_id=b.result_id)
+        key = f"lab:{b.subject_id}:{b.rule_id}:{b.result_id}"
+        if key not in known:
+            alerts.raise_alert(db, key=key, kind=ALERT_KIND, severity=b.severity, message=b.message, now=now,
+                               subject_id=b.subject_id, site=p["site"], rule=b.rule_id, ref_entity="lab",
+                               ref_id=b.result_id)
     return found
 
 
