@@ -145,6 +145,8 @@ COMMANDS = [init_db, user_group, token_group, audit_group, backup, demo]
 
 from .labs_import import import_group  # noqa: E402  (`safety import labs`)
 COMMANDS.append(import_group)
+from .jobs.commands import JOB_COMMANDS  # noqa: E402  (`safety check`, `mail send`, `digest`, `scheduler`)
+COMMANDS.extend(JOB_COMMANDS)
 from .exports.cli import export_group  # noqa: E402  (`safety export ae|audit`)
 COMMANDS.append(export_group)
 
