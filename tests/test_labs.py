@@ -303,8 +303,10 @@ def test_the_form_shows_the_refused_unit_next_to_the_field(enrol, web, db):
     response = nina.post_form("/participants/S01-001/labs/new", {
         "analyte": "creatinine", "value": "1.2", "unit": "U/L", "collected_at": "2026-02-10T09:00"},
         from_page="/participants/S01-001/labs/new")
+    page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert 'data-field="unit"' in response.get_data(as_text=True)
+    assert 'data-field="unit"' in page and "accepted: mg/dL, umol/L" in page
+    assert page.count('value="U/L" selected') == 1   # what was refused stays visible (under ALT, once)
     assert count(db, "labs") == 0
 
 

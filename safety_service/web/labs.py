@@ -22,6 +22,13 @@ def _local(text: str) -> str:
     return parse_datetime(text).astimezone(ZoneInfo(tz())).strftime("%Y-%m-%d %H:%M")
 
 
+def shown(value: float | None) -> str:
+    """A canonical value as a person reads it: 3 significant figures or one decimal, never 1.89027149321."""
+    if value is None:
+        return ""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
 def ae_form_url(offer: dict) -> str:
     """The AE form (the AE module's, /participants/<sid>/ae/new) pre-filled with term, grade and onset."""
     query = urlencode({"term": offer["term"], "grade": offer["grade"], "onset": offer["onset"],
@@ -32,15 +39,16 @@ def ae_form_url(offer: dict) -> str:
 def lab_panel(p: dict) -> dict:
     """What the participant page's lab section shows: the series, latest KDIGO stages, open AE offers."""
     db = get_db()
-    results = [dict(r, label=ANALYTES[r["analyte"]].label, collected_local=_local(r["collected_at"]))
+    results = [dict(r, label=ANALYTES[r["analyte"]].label, collected_local=_local(r["collected_at"]),
+                    value_si_shown=shown(r["value_si"]))
                for r in labs.stored_series(db, p["id"])]
     egfrs = [r["egfr"] if r["analyte"] == "creatinine" else r["value_si"] for r in results
              if r["analyte"] == "egfr" or (r["analyte"] == "creatinine" and r["egfr"] is not None)]
     uacrs = [r["value_si"] for r in results if r["analyte"] == "uacr"]
     offers = [dict(o, form_url=ae_form_url(o)) for o in labs.open_offers(db, p["subject_id"])]
     return {"results": results, "offers": offers,
-            "latest_egfr": egfrs[-1] if egfrs else None, "g_stage": g_stage(egfrs[-1]) if egfrs else None,
-            "latest_uacr": uacrs[-1] if uacrs else None, "a_stage": a_stage(uacrs[-1]) if uacrs else None}
+            "latest_egfr": shown(egfrs[-1]) if egfrs else None, "g_stage": g_stage(egfrs[-1]) if egfrs else None,
+            "latest_uacr": shown(uacrs[-1]) if uacrs else None, "a_stage": a_stage(uacrs[-1]) if uacrs else None}
 
 
 @bp.app_context_processor
@@ -50,7 +58,12 @@ def _lab_globals():
 
 def _form_page(p, form, errors, status=200):
     visits = [*labs.EXTRA_VISITS, *(v.code for v in study().visits)]
-    return render_template("labs/new.html", p=p, form=form, errors=errors, analytes=labs.analyte_choices(),
+    choices = labs.analyte_choices()
+    # The unit stays selected as entered, even one the analyte refuses, so the nurse sees what was refused.
+    chosen_in = next((name for name, _label, units in choices if name == form.get("analyte")
+                      and form.get("unit") in units), None) or next(
+        (name for name, _label, units in choices if form.get("unit") in units), None)
+    return render_template("labs/new.html", p=p, form=form, errors=errors, analytes=choices, unit_group=chosen_in,
                            visits=visits, tz=tz()), status
 
 
