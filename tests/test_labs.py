@@ -126,6 +126,8 @@ def test_it_writes_the_audit_trail_in_the_same_transaction(enrol, lab, db):
     ({"analyte": "creatinine", "value": 1.2, "unit": "mg/dL", "collected_at": ""}, {"collected_at"}),
     ({"analyte": "creatinine", "value": 1.2, "unit": "mg/dL", "collected_at": "2026-06-16T08:00:00+00:00"},
      {"collected_at"}),
+    ({"analyte": "creatinine", "value": 1.2, "unit": "mg/dL", "collected_at": "0001-01-01T00:00:00+14:00"},
+     {"collected_at"}),
     ({"analyte": "creatinine", "value": 1.2, "unit": "mg/dL", "visit": "M2"}, {"visit"}),
     ({"analyte": "creatinine", "value": 1.2, "unit": "mg/dL", "uln": "high"}, {"uln"}),
     ({"analyte": "creatinine", "value": 1.2, "unit": "mg/dL", "uln": 1.0, "lln": 1.3}, {"lln"}),

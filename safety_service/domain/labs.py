@@ -80,7 +80,7 @@ def validate(data: dict, participant: dict, study: Study, tz: str, now: datetime
     else:
         try:
             collected = parse_datetime(text, default_tz=tz)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range by its offset
             errors["collected_at"] = "must be a date and time (ISO 8601, e.g. 2026-03-02T08:30:00+01:00)"
     if collected is not None:
         if collected > now:
