@@ -201,6 +201,15 @@ def test_a_sustained_egfr_decline_alerts_once_on_the_confirming_result(enrol, la
                     f"lab:S01-001:egfr_decline_30_sustained:{m3.lab['id']}"}
 
 
+def test_the_participant_page_says_when_to_repeat_a_decline_awaiting_confirmation(enrol, lab, web):
+    enrol("S01-001")
+    baseline_creatinine(lab, 1.2)
+    lab(analyte="creatinine", value=1.8, unit="mg/dL", collected_at="2026-05-20T08:00:00+00:00")   # -36 %
+    page = web("investigator_ivan").get("/participants/S01-001").get_data(as_text=True)
+    assert 'data-rule="egfr_decline_30_sustained"' in page
+    assert "Repeat the test on or after 2026-06-17" in page   # 28 days after 20 May
+
+
 def test_the_scheduled_check_raises_nothing_twice_and_catches_a_changed_rule(app, enrol, lab, db):
     enrol("S01-001")
     lab(analyte="hemoglobin", value=8.5, unit="g/dL", collected_at="2026-02-10T08:00:00+00:00")

@@ -9,7 +9,6 @@ Raises RulesError (file, key, problem) when the rules file is invalid.
 """
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -187,14 +186,6 @@ def _rule_id_at(path: Path, index: int) -> str | None:
         return tomllib.loads(path.read_text(encoding="utf-8"))["rules"][index].get("id")
     except (KeyError, IndexError, TypeError, AttributeError, tomllib.TOMLDecodeError):
         return None
-
-
-def rules_hash(path: Path | str) -> str:
-    """SHA-256 of the file's bytes, to notice (and audit) a change between start-ups."""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except FileNotFoundError:
-        raise RulesError(path, "(file)", "file not found") from None
 
 
 # --- evaluation -------------------------------------------------------------------------------------------------

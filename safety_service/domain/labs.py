@@ -274,6 +274,13 @@ def raise_breaches(db: Database, p: dict, rules: lab_rules.RuleSet, now: datetim
     return found
 
 
+def pending_confirmations(db: Database, p: dict, rules: lab_rules.RuleSet, now: datetime) -> list[dict]:
+    """Sustained rules met once and awaiting a confirming result: the rule, when first met, from when to repeat."""
+    ev = lab_rules.evaluate(rules, _facts(p), [_as_result(r) for r in stored_series(db, p["id"])], now)
+    return [{"rule_id": x.rule_id, "description": rules.rule(x.rule_id).description, "result_id": x.result_id,
+             "confirm_from": x.confirm_from} for x in ev.pending]
+
+
 def check_all(db: Database, rules: lab_rules.RuleSet, now: datetime) -> int:
     """The scheduled safety net: evaluate every injected participant; returns the number of alerts newly raised
     (a rules file edited since the results were entered can breach on results already stored)."""

@@ -46,7 +46,9 @@ def lab_panel(p: dict) -> dict:
              if r["analyte"] == "egfr" or (r["analyte"] == "creatinine" and r["egfr"] is not None)]
     uacrs = [r["value_si"] for r in results if r["analyte"] == "uacr"]
     offers = [dict(o, form_url=ae_form_url(o)) for o in labs.open_offers(db, p["subject_id"])]
-    return {"results": results, "offers": offers,
+    pending = [dict(x, confirm_from_local=_local(x["confirm_from"].isoformat())[:10])
+               for x in labs.pending_confirmations(db, p, rulebook().lab_rules, now())]
+    return {"results": results, "offers": offers, "pending": pending,
             "latest_egfr": shown(egfrs[-1]) if egfrs else None, "g_stage": g_stage(egfrs[-1]) if egfrs else None,
             "latest_uacr": shown(uacrs[-1]) if uacrs else None, "a_stage": a_stage(uacrs[-1]) if uacrs else None}
 
