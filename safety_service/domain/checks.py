@@ -77,15 +77,21 @@ def visit_rows(db: Database, study: Study, tz: str, now: datetime, site: str | N
     return out
 
 
-def overdue_visits(db: Database, study: Study, tz: str, now: datetime) -> list[VisitRow]:
-    """Visits past their window with none recorded (status overdue, or missed once long past)."""
-    return [v for v in visit_rows(db, study, tz, now) if v.status in ("overdue", "missed")]
+def overdue_visits(db: Database, study: Study, tz: str, now: datetime, site: str | None = None,
+                   schedule_rows: list[VisitRow] | None = None) -> list[VisitRow]:
+    """Visits past their window with none recorded (status overdue, or missed once long past).
+
+    ``schedule_rows``: the result of ``visit_rows`` when the caller has it already (the digest needs both lists).
+    """
+    found = visit_rows(db, study, tz, now, site) if schedule_rows is None else schedule_rows
+    return [v for v in found if v.status in ("overdue", "missed")]
 
 
-def visits_opening_soon(db: Database, study: Study, tz: str, now: datetime, site: str | None = None) -> list[VisitRow]:
+def visits_opening_soon(db: Database, study: Study, tz: str, now: datetime, site: str | None = None,
+                        schedule_rows: list[VisitRow] | None = None) -> list[VisitRow]:
     """The coordinator's list: windows opening within ``opening_soon_days`` (study.toml), soonest first."""
-    soon = [v for v in visit_rows(db, study, tz, now, site)
-            if v.status == "upcoming" and v.opens_in_days <= study.opening_soon_days]
+    found = visit_rows(db, study, tz, now, site) if schedule_rows is None else schedule_rows
+    soon = [v for v in found if v.status == "upcoming" and v.opens_in_days <= study.opening_soon_days]
     return sorted(soon, key=lambda v: (v.window_start, v.subject_id))
 
 

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from ..clock import local_date, parse_datetime
+from ..clock import iso, local_date, parse_datetime
 from ..db import row, rows
 from . import alerts, lab_rules, outbox
-from .checks import overdue_visits, visits_opening_soon
+from .checks import overdue_visits, visit_rows, visits_opening_soon
 from .permissions import allowed, site_scope
 
 # Levey et al., AJKD 2014 (NKF-FDA-EMA): a 30 % eGFR decline from baseline is a surrogate of kidney failure risk.
@@ -123,8 +123,9 @@ def build(db: Database, rulebook, recipient: Recipient, *, since: datetime, now:
     grade_table = [{"grade": g, **{ph: by_grade_phase.get((g, ph), 0) for ph in phases},
                     "total": sum(by_grade_phase.get((g, ph), 0) for ph in phases)} for g in range(1, 6)]
     open_saes = [_open_sae(ae, now, shown, base_url) for ae in aes if _is_open_sae(ae)]
-    overdue = [v for v in overdue_visits(db, study, tz, now) if not scope or v.site == scope]
-    upcoming = visits_opening_soon(db, study, tz, now, site=scope)
+    schedule_rows = visit_rows(db, study, tz, now, site=scope)
+    overdue = overdue_visits(db, study, tz, now, schedule_rows=schedule_rows)
+    upcoming = visits_opening_soon(db, study, tz, now, schedule_rows=schedule_rows)
     context = {
         "recipient": {"name": recipient.name, "role": recipient.role, "site": recipient.site},
         "study_id": study.study_id, "base_url": base_url, "timezone": tz,
@@ -144,16 +145,25 @@ def build(db: Database, rulebook, recipient: Recipient, *, since: datetime, now:
         "links": {"alerts": f"{base_url}/alerts", "home": f"{base_url}/"},
     }
     if allowed(recipient.role, "alert.view"):
-        unacknowledged = alerts.list_alerts(db, user, status="open")
-        breaches = [a for a in alerts.list_alerts(db, user, kind="lab_rule") if _in_period(a["raised_at"], since, now)]
+        open_by_severity = alerts.counts(db, user)  # counted in SQL: a list would stop at its limit
+        breaches = _raised_between(db, user, "lab_rule", since, now)
         context["alerts"] = {
-            "open_count": len(unacknowledged),
-            "open_by_severity": {s: sum(a["severity"] == s for a in unacknowledged) for s in alerts.SEVERITIES},
-            "open": [_alert(a, base_url, shown) for a in unacknowledged[:LIST_LIMIT]],
+            "open_count": sum(open_by_severity.values()),
+            "open_by_severity": {s: open_by_severity.get(s, 0) for s in alerts.SEVERITIES},
+            "open": [_alert(a, base_url, shown) for a in alerts.list_alerts(db, user, status="open", limit=LIST_LIMIT)],
             "new_breaches": [_alert(a, base_url, shown) for a in breaches[:LIST_LIMIT]],
             "new_breach_count": len(breaches),
         }
     return context
+
+
+def _raised_between(db: Database, user: dict, kind: str, since: datetime, until: datetime) -> list[dict]:
+    """Alerts of a kind raised in (since, until] that the user may see, most severe then newest first."""
+    scope = site_scope(user)
+    return rows(db, "SELECT * FROM alerts WHERE kind = ? AND raised_at > ? AND raised_at <= ?"
+                    + (" AND site = ?" if scope else "")
+                    + " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2"
+                      " ELSE 3 END, raised_at DESC", [kind, iso(since), iso(until), *([scope] if scope else [])])
 
 
 def _is_open_sae(ae: dict) -> bool:
