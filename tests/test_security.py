@@ -241,3 +241,40 @@ def test_it_answers_an_injection_attempt_in_a_filter_with_nothing(api, enrol):
     enrol("S02-001")
     r = api("safety_sam").get("/api/v1/participants", query_string={"site": "S01' OR '1'='1"})
     assert r.status_code == 200 and r.json == []
+
+
+def test_it_keeps_the_smtp_password_out_of_logs_and_stored_errors(app, db, caplog):
+    """A refused SMTP login is logged and stored as an error to fix; the password itself never is."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from safety_service.domain import outbox
+    from safety_service.jobs.mail import send_due
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    password = "Sm7p-Pa55word-do-not-log"
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_USER="mailer", SMTP_PASSWORD=password,
+                      MAIL_FROM="safety@trial.example")
+    outbox.enqueue(db, key="k", kind="alert", template="alert", recipient="safety_sam@example.org", subject="s",
+                   text="t", html="<p>h</p>", mail_from="safety@trial.example", now=NOW)
+    server = Controller(Sink(), hostname="127.0.0.1", port=port, auth_required=True, auth_require_tls=False,
+                        authenticator=lambda *a: AuthResult(success=False, handled=False))
+    caplog.set_level(logging.DEBUG)
+    server.start()
+    try:
+        assert send_due(db, app.extensions["rulebook"], app.config, NOW) == 0
+    finally:
+        server.stop()
+    stored = " ".join(str(v) for r in db.query("SELECT * FROM outbox") for v in r.values())
+    stored += " ".join(str(v) for r in db.query("SELECT * FROM audit_log") for v in r.values())
+    logged = "\n".join(f"{rec.getMessage()} {rec.exc_text or ''}" for rec in caplog.records)
+    assert "535" in stored  # the refusal is kept for the admin to see ...
+    assert password not in stored and password not in logged  # ... without the secret
