@@ -64,8 +64,11 @@ def load_demo(db: Database, rulebook, config: dict, *, now: datetime, seed: int 
             "consent_on": consent.isoformat(), "enrolled_on": (consent + timedelta(days=rng.randint(0, 5))).isoformat(),
             "injection_at": injected.isoformat()}, study=study, tz=tz, actor=nurse, now=now)
         for v in participants.participant_schedule(db, participants.get(db, p["subject_id"], user=None), study, tz, now):
-            # Most visits happen inside their window; about one in eight is missed, so some are overdue.
-            if v.window_start <= local_date(now, tz) and rng.random() > 0.125:
+            # Most visits happen inside their window; about one in eight long past is missed, and one in three
+            # whose window closed within the last month is still unrecorded, so the demo shows overdue visits.
+            today = local_date(now, tz)
+            recently_closed = v.window_end < today and (today - v.window_end).days <= study.missed_after_days
+            if v.window_start <= today and rng.random() > (0.34 if recently_closed else 0.125):
                 span = (min(v.window_end, local_date(now, tz)) - v.window_start).days
                 when = v.window_start + timedelta(days=rng.randint(0, max(span, 0)))
                 if when < local_date(now, tz):
