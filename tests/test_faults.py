@@ -497,3 +497,46 @@ def test_it_takes_a_consistent_backup_while_saves_go_on_and_restores_it(app, db,
     assert check.exit_code == 0, check.output
     assert restored.test_client().get("/healthz").status_code == 200
     assert count(db, "adverse_events") == len(acknowledged)  # the live database lost nothing meanwhile
+
+
+# --- several writer processes at once (gunicorn workers) ----------------------------------------------------------
+
+def _writer(db_path: str, rules_dir: str, nurse: dict, worker: int, n: int, out) -> None:
+    """One 'worker process': saves n AEs, reporting each acknowledged id (runs in a forked child)."""
+    from safety_service.domain import adverse_events
+    from safety_service.rulebook import load_rulebook
+
+    rb = load_rulebook(rules_dir)
+    db = connect(db_path)
+    acked = []
+    for i in range(n):
+        ae = adverse_events.create(db, {**SAE, "subject_id": f"S01-{1 + i % 3:03d}", "grade": 1, "serious": False,
+                                        "seriousness": [], "verbatim": f"w{worker}-{i}"},
+                                   catalogue=rb.ctcae, study=rb.study, tz="Europe/Berlin", actor=nurse, now=NOW)
+        acked.append((ae["id"], ae["subject_id"], ae["seq"], ae["verbatim"]))
+    db.conn.close()
+    out.put(acked)
+
+
+def test_it_loses_and_doubles_nothing_with_four_writer_processes_at_once(app, db, enrol, people):
+    import multiprocessing
+
+    for i in range(1, 4):
+        enrol(f"S01-{i:03d}")
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(app.config["DATABASE"], app.config["RULES_DIR"],
+                                               people["nurse_nina"], w, 15, out)) for w in range(4)]
+    for p in procs:
+        p.start()
+    acked = [a for _ in procs for a in out.get(timeout=300)]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    stored = {(r["id"], r["subject_id"], r["seq"], r["verbatim"]) for r in
+              db.query("SELECT id, subject_id, seq, verbatim FROM adverse_events")}
+    assert len(acked) == 60 and set(acked) == stored  # every acknowledged save is stored, nothing else
+    for sid in ("S01-001", "S01-002", "S01-003"):  # AESEQ 1..n per subject, no gap, no repeat
+        seqs = sorted(r[0] for r in db.execute("SELECT seq FROM adverse_events WHERE subject_id = ?", [sid]))
+        assert seqs == list(range(1, len(seqs) + 1))
+    assert_sound(db)
