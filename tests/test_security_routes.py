@@ -226,9 +226,8 @@ def check_rule(site, endpoint: str, method: str, rule: str, allowed) -> list[str
     if allowed == PUBLIC:
         if anonymous.status_code == 403 or (signed_out(anonymous) and endpoint not in SIGN_IN_OUT):
             wrong.append(f"anonymous refused ({anonymous.status_code}) on a public route")
-    elif not (signed_out(anonymous) or anonymous.status_code == 400 and b"csrf" in anonymous.data.lower()):
-        # an unsafe request with neither token nor session stops at the CSRF check, before the guard
-        wrong.append(f"anonymous not refused ({anonymous.status_code})")
+    elif not signed_out(anonymous):
+        wrong.append(f"anonymous not sent to sign in ({anonymous.status_code})")
     return [f"{method} {rule}: {w}" for w in wrong]
 
 
