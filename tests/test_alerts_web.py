@@ -36,7 +36,7 @@ def test_it_shows_the_safety_officer_every_open_alert_most_severe_first(app, db,
     ids = alert_ids(html)
     assert len(ids) == 5 and ids[0] == rows(db, "SELECT id FROM alerts WHERE key = 'sae:1'")[0]["id"]
     assert "SAE S02-001 &lt;b&gt;bold&lt;/b&gt;" in html  # autoescaped
-    assert "Visit overdue" in html and "2026-06-15 12:00 CEST" in html
+    assert "Follow-up visit overdue" in html and "2026-06-15 12:00 CEST" in html
 
 
 def test_it_filters_the_inbox_by_kind_severity_subject_site_and_status(app, db, web, overdue):

@@ -20,15 +20,18 @@ from ..domain import outbox
 from .render import render
 from .routing import Notifications, alert_grade, recipients
 
+# How each alert kind is named to people (mail subjects, the inbox); an unknown kind shows its own name.
 KIND_LABELS = {
     "sae": "Serious adverse event",
-    "ae_severe": "Severe adverse event",
+    "ae_severe": "Severe adverse event (grade ≥ 3)",
     "sae_report_due": "SAE report due soon",
     "sae_report_missed": "SAE report overdue",
     "visit_overdue": "Follow-up visit overdue",
     "lab_rule": "Lab safety rule",
     "stopping_rule": "Stopping rule crossed",
+    "cluster": "Cluster for review",
     "mail_failed": "Mail not delivered",
+    "rules_file": "Rules file",
 }
 
 

@@ -14,6 +14,7 @@ from ..clock import parse_datetime
 from ..domain import alerts, audit
 from ..domain.errors import Conflict, InvalidInput
 from ..domain.permissions import site_scope
+from ..mail.notify import KIND_LABELS, kind_label
 from .api import json_body
 from .context import get_db, now, study, tz
 from .guard import requires
@@ -23,12 +24,6 @@ from .openapi import add_paths, body, err, ok, path_param, query
 # (JSON under /api/), and Bearer tokens are accepted under /api/ only.
 bp = Blueprint("alerts", __name__)
 
-KIND_LABELS = {
-    "sae": "Serious adverse event", "ae_severe": "Severe adverse event (grade ≥ 3)",
-    "sae_report_due": "SAE report due soon", "sae_report_missed": "SAE report overdue",
-    "visit_overdue": "Visit overdue", "lab_rule": "Lab safety rule", "stopping_rule": "Stopping rule",
-    "cluster": "Cluster for review", "mail_failed": "Mail not delivered", "rules_file": "Rules file",
-}
 FILTERS = ("status", "kind", "severity", "subject_id", "site")
 
 
@@ -43,9 +38,7 @@ def _local(at: str | None) -> str:
     return parse_datetime(at).astimezone(ZoneInfo(tz())).strftime("%Y-%m-%d %H:%M %Z") if at else ""
 
 
-@bp.app_template_global("alert_kind_label")
-def alert_kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+bp.add_app_template_global(kind_label, "alert_kind_label")
 
 
 @bp.get("/alerts")
