@@ -112,11 +112,19 @@ _FILTER_PARAMS = [query("subject_id"), query("site"), query("from", {"type": "st
                   query("include_entered_in_error", {"type": "boolean"})]
 
 
-def _file_response(media: str, what: str) -> dict:
+BINARY = {"type": "string", "format": "binary"}
+MEDIA = {"csv": ("text/csv", BINARY), "xlsx": (service.MEDIA_TYPES["xlsx"], BINARY), "pdf": ("application/pdf", BINARY),
+         "xpt": ("application/x-sas-xport", BINARY),
+         "json": ("application/fhir+json", {"type": "object", "required": ["resourceType", "type"]}),
+         "define": ("application/json", {"type": "object", "required": ["datasets"]})}
+
+
+def _file_response(formats, what: str) -> dict:
+    """A 200 answering one of ``formats`` (keys of MEDIA), with the audit headers."""
     return {"200": {"description": what, "headers": {
         "X-Content-SHA256": {"schema": {"type": "string"}, "description": "SHA-256 of the file, as audited"},
         "X-Export-Rows": {"schema": {"type": "integer"}}},
-        "content": {media: {"schema": {"type": "string", "format": "binary"}}}}}
+        "content": {MEDIA[f][0]: {"schema": MEDIA[f][1]} for f in formats}}}
 
 
 add_paths({
@@ -124,14 +132,14 @@ add_paths({
         "summary": "AE listing: csv, xlsx, pdf, xpt (SDTM AE, SAS transport v5) or json (FHIR R4 Bundle)",
         "parameters": [{"name": "fmt", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(service.AE_FORMATS)}}, *_FILTER_PARAMS],
-        "responses": {**_file_response("application/octet-stream", "The file (the export is audited)"),
+        "responses": {**_file_response(service.AE_FORMATS, "The file (the export is audited)"),
                       **err(401, 403, 422)}}},
     "/exports/suppae.xpt": {"get": {"summary": "SDTM SUPPAE for the same AEs as ae.xpt", "parameters": _FILTER_PARAMS,
-                                    "responses": {**_file_response("application/x-sas-xport", "SUPPAE"),
+                                    "responses": {**_file_response(["xpt"], "SUPPAE"),
                                                   **err(401, 403, 422)}}},
     "/exports/define_ae.json": {"get": {"summary": "Define-style description of AE and SUPPAE",
                                         "parameters": _FILTER_PARAMS,
-                                        "responses": {**_file_response("application/json", "Variables"),
+                                        "responses": {**_file_response(["define"], "Variables"),
                                                       **err(401, 403, 422)}}},
     "/exports/labs.{fmt}": {"get": {
         "summary": "Lab listing (eGFR, CTCAE grades)",
@@ -140,10 +148,10 @@ add_paths({
                        query("subject_id"), query("site"), query("analyte"),
                        query("from", {"type": "string", "format": "date"}),
                        query("to", {"type": "string", "format": "date"})],
-        "responses": {**_file_response("application/octet-stream", "The file"), **err(401, 403, 422)}}},
+        "responses": {**_file_response(service.LISTING_FORMATS, "The file"), **err(401, 403, 422)}}},
     "/exports/visits.{fmt}": {"get": {
         "summary": "Visit compliance listing",
         "parameters": [{"name": "fmt", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": ["csv", "xlsx"]}}, query("subject_id"), query("site")],
-        "responses": {**_file_response("application/octet-stream", "The file"), **err(401, 403, 422)}}},
+        "responses": {**_file_response(service.LISTING_FORMATS, "The file"), **err(401, 403, 422)}}},
 })
