@@ -104,13 +104,14 @@ def main(n: int = 100_000) -> dict:
         t_xpt, xpt_size = timed(export(write_ae_xpt, "ae.xpt"))
         conn.close()
     result = {
-        "rows": n, "python": platform.python_version(), "machine": platform.machine(),
+        "rows": n, "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),  # other processes skew absolute times, less the ratios
         "sqlite3_dump_s": round(t_dump, 3), "sqlite3_dump_bytes": dump_size,
         "load_rows_s": round(t_load, 3),
         "csv_s": round(t_csv, 3), "csv_bytes": csv_size, "csv_vs_dump": round(t_csv / t_dump, 2),
         "xpt_s": round(t_xpt, 3), "xpt_bytes": xpt_size, "xpt_vs_dump": round(t_xpt / t_dump, 2),
     }
-    print(f"{n} AEs")
+    print(f"{n} AEs ({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
     print(f"  sqlite3 dump : {t_dump:7.2f} s  {dump_size / 1e6:7.1f} MB")
     print(f"  (read rows   : {t_load:7.2f} s, included in each export below)")
     print(f"  CSV export   : {t_csv:7.2f} s  {csv_size / 1e6:7.1f} MB  = {t_csv / t_dump:.2f} x the dump")
