@@ -6,7 +6,6 @@ the charts' inputs. Baselines and visit values come from domain/change_from_base
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
