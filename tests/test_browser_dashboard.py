@@ -11,9 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browser import ARTIFACTS, ROOT, horizontal_overflow, shoot
-from conftest import NOW
-from safety_service.charts import cohort
-from safety_service.domain import adverse_events, alerts, participants
+from safety_service.domain import adverse_events, alerts, checks, participants
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +31,7 @@ def _facts(demo_site) -> dict:
                 "marks": sum(1 for a in aes if a["onset_day"] is not None and a["onset_day"] >= 1),
                 "saes": sum(1 for a in aes if a["serious"] and a["onset_day"] is not None and a["onset_day"] >= 1),
                 "open_alerts": sum(alerts.counts(db, None).values()),
-                "sae_clocks": len(cohort.running_sae_clocks(aes, NOW))}
+                "sae_clocks": len(checks.open_sae_clocks(db))}
     finally:
         db.conn.close()
 

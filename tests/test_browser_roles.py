@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browser import horizontal_overflow, shoot
-from safety_service.domain import adverse_events, alerts
+from safety_service.domain import adverse_events, alerts, checks
 from safety_service.domain.permissions import allowed
 
 pytestmark = pytest.mark.browser
@@ -112,8 +112,7 @@ def test_it_carries_a_nurses_serious_ae_to_the_investigator_and_the_safety_offic
     officer.goto("/dashboard")
     db = demo_site.db()
     try:
-        running = [a for a in adverse_events.list_aes(db, None, {"serious": True})
-                   if not a["report_sent_at"] and a["report_due_at"]]
+        running = checks.open_sae_clocks(db)
         (logged,) = [a for a in adverse_events.list_aes(db, None, {"subject_id": subject})
                      if a["verbatim"].startswith("severe flank pain")]
     finally:

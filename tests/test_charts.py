@@ -248,16 +248,12 @@ def test_it_draws_the_same_bytes_for_the_same_data():
 # --- SAE clocks -------------------------------------------------------------------------------------------------
 
 def test_it_counts_an_sae_clock_as_overdue_only_after_its_due_time():
-    def sae(i, due, **kw):
-        return {"id": i, "subject_id": "S01-001", "serious": True, "status": "active", "report_sent_at": None,
-                "report_due_at": due, **kw}
-    aes = [sae(1, "2026-06-15T10:00:00+00:00"), sae(2, "2026-06-15T09:59:59+00:00"),
-           sae(3, "2026-06-16T10:00:00+00:00", report_sent_at="2026-06-15T08:00:00+00:00"),
-           sae(4, "2026-06-16T10:00:00+00:00", status="entered_in_error"),
-           {**sae(5, None), "serious": False}]
-    clocks = cohort.running_sae_clocks(aes, NOW)
-    assert [(c["id"], c["overdue"]) for c in clocks] == [(2, True), (1, False)]
-    assert clocks[1]["hours_left"] == 0.0
+    clocks = [{"id": 1, "subject_id": "S01-001", "report_due_at": "2026-06-15T10:00:00+00:00"},
+              {"id": 2, "subject_id": "S01-002", "report_due_at": "2026-06-15T09:59:59+00:00"},
+              {"id": 3, "subject_id": "S01-003", "report_due_at": "2026-06-15T16:00:00+00:00"}]
+    status = cohort.sae_clock_status(clocks, NOW)
+    assert [(c["id"], c["overdue"], c["hours_left"]) for c in status] == [(2, True, 0.0), (1, False, 0.0),
+                                                                         (3, False, 6.0)]
 
 
 # --- the nurse's agenda -----------------------------------------------------------------------------------------

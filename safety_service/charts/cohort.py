@@ -111,17 +111,14 @@ def overdue_visits(schedules: Mapping[str, Sequence[ScheduledVisit]]) -> list[di
     return sorted(out, key=lambda d: (d["window_end"], d["subject_id"]))
 
 
-def _counts(ae: Mapping) -> bool:
-    return ae.get("status", "active") != "entered_in_error"
-
-
 def swimmer_lanes(participants: Sequence[Mapping], aes: Iterable[Mapping], tz: str, now: datetime) -> list[SwimLane]:
     """A lane per injected participant: study days reached by today, and the active AEs with onset after the
     injection (study day >= 1); AEs entered in error are left out."""
     today = local_date(now, tz)
     by_subject: dict[str, list[SwimMark]] = {}
     for ae in aes:
-        if _counts(ae) and ae.get("onset_day") is not None and ae["onset_day"] >= 1:
+        if ae.get("status", "active") != "entered_in_error" and ae.get("onset_day") is not None \
+                and ae["onset_day"] >= 1:
             by_subject.setdefault(ae["subject_id"], []).append(
                 SwimMark(int(ae["onset_day"]), int(ae["grade"]), bool(ae["serious"]), ae["term"]))
     lanes = []
@@ -134,14 +131,12 @@ def swimmer_lanes(participants: Sequence[Mapping], aes: Iterable[Mapping], tz: s
     return lanes
 
 
-def running_sae_clocks(aes: Iterable[Mapping], now: datetime) -> list[dict]:
-    """Serious, active AEs whose report has not been sent: the 24-hour clock from awareness is still running
-    (ICH E2A; protocol: the investigator reports an SAE to the sponsor within 24 hours). ``overdue`` once
-    report_due_at has passed. Soonest due first."""
+def sae_clock_status(clocks: Iterable[Mapping], now: datetime) -> list[dict]:
+    """The open SAE report clocks (domain/checks.open_sae_clocks: serious, active, report not sent), each with
+    ``overdue`` once report_due_at has passed (24 hours from awareness: ICH E2A, the protocol's SAE timeline) and
+    the hours left; soonest due first."""
     out = []
-    for ae in aes:
-        if not (_counts(ae) and ae.get("serious") and not ae.get("report_sent_at") and ae.get("report_due_at")):
-            continue
+    for ae in clocks:
         due = parse_datetime(ae["report_due_at"])
         out.append({**ae, "overdue": due < now, "hours_left": round((due - now).total_seconds() / 3600, 1)})
     return sorted(out, key=lambda a: a["report_due_at"])

@@ -48,7 +48,7 @@ def build(db: Database, user: dict | None, *, study: Study, tz: str, now: dateti
     overdue = cohort.overdue_visits(schedules)
     missed = sum(1 for sched in schedules.values() for s in sched if s.status == "missed")
     board = Dashboard(len(people), sum(1 for p in people if p.get("injection_at")), alerts.counts(db, user),
-                      overdue, missed, cohort.running_sae_clocks(aes, now),
+                      overdue, missed, cohort.sae_clock_status(sources.sae_clocks(db, user), now),
                       alerts.list_alerts(db, user, status="open", limit=ALERTS_SHOWN))
     baselines = cohort.egfr_baselines(people, egfr)
     board.charts = {

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-from ..domain import alerts
+from ..domain import alerts, checks
+from ..domain.permissions import may_see_site
 
 
 def _labs():
@@ -71,6 +72,11 @@ def adverse_events(db: Database, user: dict | None, subject_id: str | None = Non
     if module is None:
         return []
     return module.list_aes(db, user, {"subject_id": subject_id} if subject_id else None)
+
+
+def sae_clocks(db: Database, user: dict | None) -> list[dict]:
+    """The open SAE report clocks (the alerts area's own query) of the sites the user may see."""
+    return [c for c in checks.open_sae_clocks(db) if user is None or may_see_site(user, c["site"])]
 
 
 def lab_breaches(db: Database, subject_id: str, user: dict | None) -> dict[int, list[str]]:
