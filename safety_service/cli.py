@@ -142,17 +142,28 @@ def demo(seed):
 
 
 COMMANDS = [init_db, user_group, token_group, audit_group, backup, demo]
+# Commands of other areas, as "module:attribute" (a command or a list of commands). Imported when the app
+# registers them, not at import time: those modules import this one for app_db and the --now option.
+AREA_COMMANDS = [
+    "safety_service.labs_import:import_group",  # `safety import labs`
+    "safety_service.jobs.commands:JOB_COMMANDS",  # `safety check`, `mail send`, `digest`, `scheduler`
+    "safety_service.exports.cli:export_group",  # `safety export ae|audit`
+]
 
-from .labs_import import import_group  # noqa: E402  (`safety import labs`)
-COMMANDS.append(import_group)
-from .jobs.commands import JOB_COMMANDS  # noqa: E402  (`safety check`, `mail send`, `digest`, `scheduler`)
-COMMANDS.extend(JOB_COMMANDS)
-from .exports.cli import export_group  # noqa: E402  (`safety export ae|audit`)
-COMMANDS.append(export_group)
+
+def all_commands() -> list[click.Command]:
+    import importlib
+
+    commands = list(COMMANDS)
+    for ref in AREA_COMMANDS:
+        module, attr = ref.split(":")
+        found = getattr(importlib.import_module(module), attr)
+        commands.extend(found if isinstance(found, list) else [found])
+    return commands
 
 
 def register(app: Flask) -> None:
-    for command in COMMANDS:
+    for command in all_commands():
         app.cli.add_command(command)
 
 
@@ -168,5 +179,7 @@ def main() -> None:
     except (RulesError, SettingsError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
+
+
 if __name__ == "__main__":
     main()
