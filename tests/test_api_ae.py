@@ -55,6 +55,7 @@ def test_it_refuses_a_body_that_is_not_a_json_object(api, s01):
 def test_it_refuses_writers_without_the_role_and_callers_without_a_token(app, api, s01, db):
     assert api("auditor_ada").post("/api/v1/adverse-events", json=body()).status_code == 403
     assert api("safety_sam").post("/api/v1/adverse-events", json=body()).status_code == 403
+    assert app.test_client().post("/api/v1/adverse-events", json=body()).status_code == 401
     assert app.test_client().get("/api/v1/adverse-events").status_code == 401
     assert count(db) == 0
 
