@@ -60,9 +60,9 @@ def ae_timeline(chart_id: str, aes: list[AeMark], x_range: tuple[float, float], 
             if a.end_day is None:  # an open end: the event is not over
                 c.text(right + 3, y + 9, "→", size=12, fill=MUTED)
             text = f"{a.term} · G{a.grade}" + (" · SAE" if a.serious else "")
-            anchor, tx = ("end", left - 4) if left > WIDTH / 2 else ("start", left)
-            c.text(tx if anchor == "end" else left, y - 3, text, size=11, anchor=anchor,
-                   weight="600" if a.serious else None)
+            # the label sits above its bar, clear of the injection line; right-aligned in the right half
+            anchor, tx = ("end", right) if left > WIDTH / 2 else ("start", left + 4)
+            c.text(tx, y - 3, text, size=11, anchor=anchor, weight="600" if a.serious else None)
     legend(c, [("bar", GRADE_COLOURS[g], f"grade {g}") for g in range(1, 6)]
            + [("outline", "#ffffff", "serious (SAE): black outline")], LEFT, height - 12)
     return Chart(chart_id, title, summary, c.render(), table)
