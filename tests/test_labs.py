@@ -339,3 +339,14 @@ def test_an_auditor_sees_the_series_but_not_the_entry_form(enrol, lab, web):
     page = ada.get("/participants/S01-001").get_data(as_text=True)
     assert 'id="lab-series"' in page and "Enter a lab result" not in page
     assert ada.get("/participants/S01-001/labs/new").status_code == 403
+
+
+# --- who is told ----------------------------------------------------------------------------------------------
+def test_it_mails_a_critical_lab_breach_at_once_to_the_roles_its_rule_names(enrol, lab, db, people):
+    enrol("S01-001")
+    lab(analyte="hemoglobin", value=11.0, unit="g/dL", collected_at="2026-06-01T08:00:00+00:00")  # medium: digest
+    assert count(db, "outbox") == 0
+    lab(analyte="hemoglobin", value=7.6, unit="g/dL", collected_at="2026-06-10T08:00:00+00:00")  # < 8 g/dL: critical
+    recipients = sorted(r[0] for r in db.execute("SELECT recipient FROM outbox"))
+    assert recipients == sorted([people["investigator_ivan"]["email"], people["safety_sam"]["email"]])
+    assert count(db, "alerts", "kind = 'lab_rule' AND rule = 'hemoglobin_below_8'") == 1

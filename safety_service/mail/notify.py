@@ -44,13 +44,15 @@ class MailContext:
     base_url: str
     mail_from: str
     timezone: str
+    lab_rule_roles: dict[str, tuple[str, ...]] = None  # lab rule id -> roles told (safety_rules.toml `notify`)
 
     @classmethod
     def from_app(cls, app) -> "MailContext":
         rulebook = app.extensions["rulebook"]
         return cls(notifications=rulebook.notifications, study_id=rulebook.study.study_id,
                    base_url=str(app.config["BASE_URL"]).rstrip("/"), mail_from=app.config["MAIL_FROM"],
-                   timezone=app.config["TIMEZONE"])
+                   timezone=app.config["TIMEZONE"],
+                   lab_rule_roles={r.id: tuple(r.notify) for r in rulebook.lab_rules.rules})
 
     def local(self, stamp: str | datetime | None) -> str:
         """A stored UTC instant as the study's local time, e.g. '2026-06-15 12:00 CEST'."""
@@ -79,7 +81,9 @@ def queue_alert_mail(db: Database, alert: dict, now: datetime, *, ctx: MailConte
         return []
     queued = []
     view = alert_view(alert, ctx)
-    for user in recipients(db, route.roles, alert.get("site")):
+    # A lab rule names who is told of its breach (rules/safety_rules.toml); the route decides only when.
+    roles = (ctx.lab_rule_roles or {}).get(alert.get("rule") or "") if alert["kind"] == "lab_rule" else None
+    for user in recipients(db, list(roles or route.roles), alert.get("site")):
         mail = render("alert", {"alert": view, "recipient": {"name": user["name"], "role": user["role"]},
                                 "study_id": ctx.study_id, "base_url": ctx.base_url, "timezone": ctx.timezone})
         outbox_id = outbox.enqueue(db, key=f"alert:{alert['id']}:{user['email'].lower()}", kind="alert",
