@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Iterable
+from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
@@ -37,6 +37,9 @@ COLUMNS = ("id", "subject_id", "site", "seq", "term", "meddra_code", "soc", "ctc
            "phase", "treatment_emergent", "awareness_at", "report_due_at", "expedited_due_at", "susar", "status",
            "version", "description", "created_at", "created_by", "updated_at", "updated_by", "signed_off_at",
            "signed_off_by", "signed_off_version", "report_sent_at", "report_sent_by")
+# Called inside the transaction of every create, amendment and entered-in-error with (db, ae, now), e.g. to
+# recompute the stopping rule at the save that may cross it (jobs/signals.py).
+ON_CHANGED: list[Callable[[Database, dict, datetime], None]] = []
 LIST_FILTERS = ("subject_id", "site", "serious", "min_grade", "phase", "related", "from", "to")
 
 
@@ -260,7 +263,13 @@ def create(db: Database, data: dict, *, catalogue: Catalogue, study: Study, tz: 
                      changes={k: (None, ae[k]) for k in ("subject_id", "seq", *CONTENT, "ctcae_version")
                               if ae[k] not in (None, [], "")})
         _raise_alerts(db, ae, None, actor=actor["email"], tz=tz, now=now)
+        _changed(db, ae, now)
     return ae
+
+
+def _changed(db: Database, ae: dict, now: datetime) -> None:
+    for hook in ON_CHANGED:
+        hook(db, ae, now)
 
 
 def _editable(db: Database, ae_id, actor: dict) -> dict:
@@ -333,6 +342,7 @@ def amend(db: Database, ae_id: int, changes: dict, *, reason: str, catalogue: Ca
         audit.record(db, actor=actor["email"], action="amend", entity=ENTITY, entity_id=ae["id"], at=now,
                      changes={**diff, "version": (ae["version"], new["version"])}, reason=text)
         _raise_alerts(db, new, ae, actor=actor["email"], tz=tz, now=now)
+        _changed(db, new, now)
     return new
 
 
@@ -352,6 +362,7 @@ def mark_entered_in_error(db: Database, ae_id: int, *, reason: str, actor: dict,
         audit.record(db, actor=actor["email"], action="entered_in_error", entity=ENTITY, entity_id=ae["id"], at=now,
                      changes={"status": ("active", "entered_in_error"), "version": (ae["version"], new["version"])},
                      reason=text)
+        _changed(db, new, now)
     return new
 
 

@@ -1,6 +1,6 @@
 """The stopping-rule and cluster check: recompute from the data as of ``now`` and raise what crossed, once.
 
-Called by the scheduler, by `safety check`, and (through ``after_ae_change``) right after an AE is saved, so a
+Called by the scheduler, by `safety check`, and (through adverse_events.ON_CHANGED) right after an AE is saved, so a
 crossing is raised at the save that causes it. Alerts have natural keys (``stopping:<rule id>``,
 ``cluster:<term>:<first onset>``), so running the check again, or in two processes, raises nothing twice.
 """
@@ -12,18 +12,14 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from ..clock import local_date
-from ..domain import alerts
+from ..db import atomic
+from ..domain import adverse_events, alerts
 from ..domain.stopping import position
 from ..domain.signals import find_clusters
 from ..reports import datacut
 from .scheduler import JOBS, Job
 
 log = logging.getLogger(__name__)
-# Alerts the AE area raises when an AE is saved serious or at grade >= 3: the only saves that can add a counted
-# event or a severe-term cluster, so the moment to recompute (domain/adverse_events.py _raise_alerts).
-AE_SAVE_KINDS = ("sae", "ae_severe")
-
-
 def _criteria(rule) -> str:
     return f"P(rate > {rule.unacceptable_rate:.0%}) > {rule.threshold}"
 
@@ -58,29 +54,25 @@ def check_signals(db: Database, rulebook, config: dict, now: datetime) -> int:
     return raised
 
 
-def after_ae_change(db: Database, rulebook, config: dict, now: datetime) -> int:
-    """For the AE area to call after an AE is created or amended (inside or after its transaction)."""
-    return check_signals(db, rulebook, config, now)
-
-
-def _on_alert_raised(db: Database, alert: dict, now: datetime) -> None:
-    """Recompute at once when an AE save raised an SAE or severe-AE alert (inside that save's transaction).
+def _on_ae_changed(db: Database, ae: dict, now: datetime) -> None:
+    """Recompute at once when a saved AE could count (serious or grade >= 3), inside that save's transaction.
 
     Needs the app (rules, time zone), so it runs for saves made through the web app and API; the scheduled job
     and `safety check` cover the rest. A failure here is logged and left to the next scheduled run: it must never
-    undo the AE save that triggered it.
+    undo the AE save that triggered it (the savepoint drops whatever the failed recompute wrote).
     """
-    if alert["kind"] not in AE_SAVE_KINDS:
+    if not (ae.get("serious") or (ae.get("grade") or 0) >= 3):
         return
     from flask import current_app, has_app_context  # only here: jobs run without Flask
 
     if not has_app_context():
         return
     try:
-        check_signals(db, current_app.extensions["rulebook"], current_app.config, now)
+        with atomic(db):
+            check_signals(db, current_app.extensions["rulebook"], current_app.config, now)
     except Exception:  # noqa: BLE001 - see the docstring: the AE save must stand; the job retries
-        log.exception("stopping-rule recompute after alert %s failed", alert.get("key"))
+        log.exception("stopping-rule recompute after AE %s failed", ae.get("id"))
 
 
-alerts.ON_RAISED.append(_on_alert_raised)
+adverse_events.ON_CHANGED.append(_on_ae_changed)
 JOBS.append(Job("signals", check_signals, "interval", {"minutes": 15}))
