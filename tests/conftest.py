@@ -29,6 +29,16 @@ PERSONAS = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_argon2():
+    """Real argon2id hashes, at the lowest cost: production parameters would spend ~1 s per test on personas."""
+    from argon2 import PasswordHasher
+    kept = users._hasher
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    users._hasher = kept
+
+
 @pytest.fixture
 def clock():
     return FixedClock(NOW)
