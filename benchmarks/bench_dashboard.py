@@ -81,7 +81,9 @@ def main() -> None:
         "dashboard_page": figures(timed(lambda: get("/dashboard"), args.repeat)),
         "dashboard_build": figures(timed(lambda: dashboard.build(db, user, study=study, tz=tz, now=NOW),
                                          args.repeat)),
-        "participant_page": figures(timed(lambda: get("/participants/S01-003"), args.repeat)),
+        # the demo's longest-followed S01 participant (full 12 months of labs, visits and AEs)
+        "participant_page": figures(timed(lambda: get(f"/participants/S01-{(args.participants - 1) // 3 + 1:03d}"),
+                                          args.repeat)),
         "home_page": figures(timed(lambda: get("/"), args.repeat)),
         "dashboard_bytes": sizes["/dashboard"],
         "python": platform.python_version(), "machine": platform.machine(),
