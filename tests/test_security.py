@@ -72,20 +72,9 @@ def inline_script_offenders() -> list[str]:
     return offenders
 
 
-KNOWN_INLINE = ["participants/list.html: inline event handler onchange=\""]
-
-
 def test_it_keeps_every_script_in_a_static_file():
     """The CSP blocks inline scripts and inline event handlers; a template that uses one is broken in browsers."""
-    assert [o for o in inline_script_offenders() if o not in KNOWN_INLINE] == []
-
-
-@pytest.mark.xfail(strict=True, reason="foundation (templates/participants/list.html): the site filter submits with "
-                                       "onchange=, which the CSP blocks, and its button is inside <noscript>, so "
-                                       "with scripts on it cannot be submitted at all; fix: a plain <button>Filter"
-                                       "</button>. Remove this mark and KNOWN_INLINE when fixed.")
-def test_it_has_no_inline_handler_left_in_the_participant_list():
-    assert [o for o in inline_script_offenders() if o in KNOWN_INLINE] == []
+    assert inline_script_offenders() == []
 
 
 # --- cookies and sessions ------------------------------------------------------------------------------------
