@@ -226,8 +226,6 @@ def test_it_refuses_a_malformed_filter_naming_it(api, subject, query):
     assert r.status_code == 422 and query.split("=")[0] in r.json["error"]["fields"], r.json
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 (web/api_ae.py _ae_id): '²' passes str.isdigit() and int() "
-                                       "raises, a 500; fix: accept [0-9]+ only. Remove this mark when fixed.")
 def test_it_answers_404_for_an_ae_id_of_unicode_digits(app, api, subject, monkeypatch):
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # a 500 answered as in production
     r = api("safety_sam").get("/api/v1/adverse-events/²")
@@ -268,10 +266,6 @@ def test_it_refuses_an_ae_text_too_long_naming_the_field(api, db, subject, field
     assert r.status_code == 422 and field in r.json["error"]["fields"], r.json
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 (domain/ae_rules.py): a NUL or other control character in verbatim, "
-                                       "description or other_action is stored, and the SDTM XPT then truncates "
-                                       "silently ('nau\\x00sea' reads back as 'nau'). Refuse control characters but "
-                                       "tab and newline; remove this mark when fixed.")
 def test_it_refuses_a_control_character_in_an_ae_text(api, db, subject):
     refused = []
     for field in AE_TEXT_FIELDS:

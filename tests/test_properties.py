@@ -247,8 +247,6 @@ def test_it_refuses_bad_participant_input_naming_the_field(field, value):
     assert stored["injection_at"] is None or parse_datetime(stored["injection_at"]) <= NOW
 
 
-@pytest.mark.xfail(strict=True, reason="study.toml subject_id_pattern uses \\d, which matches any Unicode digit "
-                                       "(S01-٠٠١); fix: [0-9] in the pattern. Remove this mark when fixed.")
 @PROPERTY
 @given(digits=st.text(alphabet=st.characters(categories=("Nd",)), min_size=5, max_size=5))
 def test_it_accepts_only_ascii_digits_in_a_subject_id(digits):

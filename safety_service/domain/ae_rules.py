@@ -71,7 +71,13 @@ def _as_date(v) -> date:
 # ---------------------------------------------------------------------------------------------------- parsing
 
 def _text(v) -> str:
-    return "" if v is None else str(v).strip()
+    """Free text as entered, trimmed. Raises ValueError for control characters other than tab and newline: a NUL
+    cuts the text short in SAS transport files, and none of them belongs in a clinical narrative."""
+    text = "" if v is None else str(v).strip()
+    bad = next((c for c in text if (ord(c) < 32 and c not in "\t\n\r") or 127 <= ord(c) < 160), None)
+    if bad is not None:
+        raise ValueError(f"contains a control character (U+{ord(bad):04X}); remove it")
+    return text
 
 
 def _parse_bool(v) -> bool | None:

@@ -19,7 +19,7 @@ def catalogue():
 
 
 def _ae_id(ae_id: str) -> int:
-    if not ae_id.isdigit():
+    if not (ae_id.isascii() and ae_id.isdigit()):  # "²".isdigit() is True, and int("²") raises
         raise NotFound(f"no adverse event {ae_id}")
     return int(ae_id)
 
