@@ -64,3 +64,11 @@ def local_date(dt: datetime, tz: str | ZoneInfo) -> date:
     """The calendar date of an instant in the given zone (a visit or onset day is a local date)."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     return dt.astimezone(zone).date()
+
+
+def local_text(at: str | datetime | None, tz: str | ZoneInfo, empty: str = "") -> str:
+    """A stored UTC instant as people read it in the study's zone: '2026-06-15 12:00 CEST'."""
+    if not at:
+        return empty
+    dt = parse_datetime(at) if isinstance(at, str) else to_utc(at)
+    return dt.astimezone(tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")

@@ -52,7 +52,9 @@ def test_it_shows_errors_next_to_the_fields_of_the_web_form(web, db):
     ok = nina.post_form("/participants/new", {**VALID, "injection_at": "2026-06-01T08:15"}, from_page="/participants/new")
     assert ok.status_code == 302 and ok.headers["Location"].endswith("/participants/S01-021")
     page = nina.get("/participants/S01-021").get_data(as_text=True)
-    assert "Month 12" in page and "2026-06-01T06:15:00+00:00" in page  # local time entered, UTC stored (CEST = +2)
+    assert "Month 12" in page and "2026-06-01 08:15 CEST" in page  # shown in the study's zone as entered
+    stored = db.execute("SELECT injection_at FROM participants WHERE subject_id = 'S01-021'").fetchone()[0]
+    assert stored == "2026-06-01T06:15:00+00:00"  # stored in UTC
 
 
 def test_it_records_a_visit_from_the_participant_page(web, enrol, db, clock):

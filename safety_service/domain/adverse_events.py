@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from ..clock import iso, parse_datetime, to_utc
+from ..clock import iso, local_text, parse_datetime, to_utc
 from ..db import atomic, row, rows
 from . import alerts, audit, participants, users
 from .ae_rules import DERIVED, ENTERED, Subject, evaluate
@@ -213,10 +213,7 @@ def _snapshot(db: Database, ae_id: int, reason: str | None, actor: str, now: dat
 
 
 def _local(at: str | None, tz) -> str:
-    if not at:
-        return ""
-    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-    return parse_datetime(at).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return local_text(at, tz)
 
 
 def _raise_alerts(db: Database, ae: dict, before: dict | None, *, actor: str, tz, now: datetime) -> list[dict]:

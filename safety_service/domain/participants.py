@@ -91,7 +91,7 @@ def create(db: Database, data: dict, *, study: Study, tz: str, actor: dict, now:
         if row(db, "SELECT 1 AS x FROM participants WHERE subject_id = ?", (record["subject_id"],)):
             raise InvalidInput({"subject_id": "already exists"})
         record.update(created_at=iso(now), created_by=actor["email"])
-        pid = db["participants"].insert(record).last_pk
+        db["participants"].insert(record)
         audit.record(db, actor=actor["email"], action="create", entity="participant", entity_id=record["subject_id"],
                      at=now, changes={k: (None, record[k]) for k in (*FIELDS, "dose_cells")})
     return get(db, record["subject_id"], user=actor)

@@ -14,7 +14,7 @@ from ..domain.alerts import counts as alert_counts
 from ..domain.errors import DomainError, Forbidden
 from ..domain.permissions import allowed
 from . import guard
-from .context import close_db, get_db, now
+from .context import close_db, get_db, local, now
 
 # Blueprint modules, each exposing `bp`. Add yours here.
 BLUEPRINTS = [
@@ -134,6 +134,7 @@ def register(app: Flask) -> None:
             "can": (lambda action: bool(user) and allowed(user["role"], action)),
             "open_alerts": (alert_counts(get_db(), user) if user and allowed(user["role"], "alert.view") else {}),
             "study_id": app.extensions["rulebook"].study.study_id,
+            "local": local,
         }
 
 

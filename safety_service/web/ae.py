@@ -10,7 +10,7 @@ from ..clock import local_date, parse_datetime
 from ..domain import adverse_events, participants
 from ..domain.ae_rules import ACTIONS, ENTERED, OUTCOMES, RELATEDNESS, SERIOUSNESS
 from ..domain.errors import Conflict, InvalidInput
-from .context import get_db, now, rulebook, study, tz
+from .context import get_db, local, now, rulebook, study, tz
 from .guard import requires
 
 bp = Blueprint("ae", __name__)
@@ -94,7 +94,7 @@ def detail(ae_id):
 
 
 def _local_text(at: str | None) -> str:
-    return parse_datetime(at).astimezone(ZoneInfo(tz())).strftime("%Y-%m-%d %H:%M %Z") if at else "—"
+    return local(at, "—")
 
 
 @bp.route("/ae/<int:ae_id>/amend", methods=["GET", "POST"])

@@ -6,17 +6,15 @@ function of domain/alerts.py, render; a site-bound user asking for another site'
 """
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
-from ..clock import parse_datetime
 from ..domain import alerts, audit
 from ..domain.errors import Conflict, InvalidInput
 from ..domain.permissions import site_scope
 from ..mail.notify import KIND_LABELS, kind_label
 from .api import json_body
-from .context import get_db, now, study, tz
+from .context import get_db, local, now, study
 from .guard import requires
 from .openapi import add_paths, body, err, ok, path_param, query
 
@@ -32,10 +30,6 @@ def _filters() -> dict:
     f = {k: (request.args.get(k) or "").strip() for k in FILTERS}
     f["status"] = f["status"] or "open"
     return f
-
-
-def _local(at: str | None) -> str:
-    return parse_datetime(at).astimezone(ZoneInfo(tz())).strftime("%Y-%m-%d %H:%M %Z") if at else ""
 
 
 bp.add_app_template_global(kind_label, "alert_kind_label")
@@ -56,14 +50,14 @@ def inbox():
     kinds = sorted({*KIND_LABELS, *(r["kind"] for r in get_db().query("SELECT DISTINCT kind FROM alerts"))})
     return render_template("alerts/inbox.html", alerts=found, filters=f, errors=errors, kinds=kinds,
                            severities=alerts.SEVERITIES, statuses=(*alerts.STATUSES, "all"),
-                           sites=study().site_codes, local=_local), (422 if errors else 200)
+                           sites=study().site_codes, local=local), (422 if errors else 200)
 
 
 def _detail_page(alert_id: int, errors: dict | None = None, form: dict | None = None, status: int = 200):
     db = get_db()
     alert = alerts.get(db, alert_id, g.user)
     return render_template("alerts/detail.html", alert=alert, history=audit.history(db, "alert", alert_id),
-                           errors=errors or {}, form=form or {}, local=_local), status
+                           errors=errors or {}, form=form or {}, local=local), status
 
 
 @bp.get("/alerts/<int:alert_id>")

@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import current_app, g
 from sqlite_utils import Database
 
+from ..clock import local_text
 from ..db import connect
 
 
@@ -39,3 +40,8 @@ def now() -> datetime:
 
 def tz() -> str:
     return current_app.config["TIMEZONE"]
+
+
+def local(at, empty: str = "") -> str:
+    """A stored UTC instant in the study's time zone, for pages (also the template global ``local``)."""
+    return local_text(at, tz(), empty)

@@ -6,7 +6,6 @@ without a rule fails closed (and the route table test names it).
 """
 from __future__ import annotations
 
-from functools import wraps
 
 from flask import current_app, g, request
 

@@ -4,24 +4,18 @@ With no SMTP host configured (the demo) mail stays here, so this page is where t
 """
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, make_response, render_template, request
 
-from ..clock import parse_datetime
 from ..domain import outbox
 from ..domain.errors import InvalidInput
-from .context import get_db, tz
+from .context import get_db, local
 from .guard import requires
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
 # The HTML part is shown as its own sandboxed document: no script, no form, no request may leave it.
 HTML_PART_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-
-
-def _local(at: str | None) -> str:
-    return parse_datetime(at).astimezone(ZoneInfo(tz())).strftime("%Y-%m-%d %H:%M %Z") if at else ""
 
 
 @bp.get("/")
@@ -34,14 +28,14 @@ def index():
     except InvalidInput as e:
         errors = e.fields
     return render_template("outbox/index.html", messages=messages, counts=outbox.status_counts(get_db()),
-                           status=status or "", statuses=outbox.STATUSES, errors=errors, local=_local,
+                           status=status or "", statuses=outbox.STATUSES, errors=errors, local=local,
                            smtp_host=current_app.config["SMTP_HOST"]), (422 if errors else 200)
 
 
 @bp.get("/<int:outbox_id>")
 @requires("outbox.view")
 def message(outbox_id):
-    return render_template("outbox/message.html", m=outbox.get(get_db(), outbox_id), local=_local)
+    return render_template("outbox/message.html", m=outbox.get(get_db(), outbox_id), local=local)
 
 
 @bp.get("/<int:outbox_id>/html")
