@@ -26,6 +26,9 @@ BENCHMARKS = {
     "rules": ("bench_rules.py", ["--participants", "500"]),
     "exports": ("bench_exports.py", []),
     "dashboard": ("bench_dashboard.py", ["--repeat", "2"]),
+    "ae": ("bench_ae.py", ["--aes", "200"]),
+    "mail": ("bench_mail.py", ["--participants", "500", "--mails", "200"]),
+    "signals": ("bench_signals.py", ["--repeat", "1"]),
 }
 TIMEOUT_S = 1800
 AE_CREATE_P99_TARGET_MS = 100  # issue 9: p99 of AE creation under 100 ms on these 2-core machines
@@ -73,7 +76,7 @@ def headline(results: dict) -> list[tuple[str, str]]:
     rows = []
     for name, r in results.items():
         for key, value in flatten(r.get("figures", {})):
-            if "ratio" in key or key.endswith("_vs_dump"):
+            if "ratio" in key or key.endswith("_vs_dump") or key.endswith("_vs_bare"):
                 rows.append((f"{name}: {key}", f"{value}x"))
     http = results.get("http", {}).get("figures")
     if http:
