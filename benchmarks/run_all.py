@@ -78,6 +78,10 @@ def headline(results: dict) -> list[tuple[str, str]]:
         for key, value in flatten(r.get("figures", {})):
             if "ratio" in key or key.endswith("_vs_dump") or key.endswith("_vs_bare"):
                 rows.append((f"{name}: {key}", f"{value}x"))
+    ae = results.get("ae", {}).get("figures")
+    if ae and ae.get("bare_insert_per_row_ms"):
+        rows.append(("ae: domain create mean vs bare insert (ratio)",
+                     f"{round(ae['create_mean_ms'] / ae['bare_insert_per_row_ms'], 1)}x"))
     http = results.get("http", {}).get("figures")
     if http:
         for key in ("sequential_ae_create_p99_ms", "load_ae_create_p99_ms"):
@@ -95,13 +99,19 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="", help="comma-separated names: " + ", ".join(BENCHMARKS))
     ap.add_argument("--quick", action="store_true", help="small sizes, to check that every benchmark runs")
+    ap.add_argument("--report", action="store_true", help="run nothing: tabulate the results files already there")
     args = ap.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         ap.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
 
-    results = {name: run(name, args.quick) for name in names}
+    if args.report:
+        results = {name: ({"status": "ok", "seconds": 0, "figures": json.loads((RESULTS / f"{name}.json").read_text())}
+                          if (RESULTS / f"{name}.json").exists() else {"status": "missing", "seconds": 0})
+                   for name in names}
+    else:
+        results = {name: run(name, args.quick) for name in names}
 
     print("\n" + "=" * 100)
     print(f"Benchmarks on {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})"
