@@ -28,7 +28,7 @@ def check_signals(db: Database, rulebook, config: dict, now: datetime) -> int:
     """Raise the stopping alert for each crossed rule and a review alert for each new cluster; returns how many
     alerts were raised now (0 when everything was already raised)."""
     tz = config["TIMEZONE"]
-    cut = datacut.load(db, rulebook.study, as_of=now, cutoff=local_date(now, tz), tz=tz)
+    cut = datacut.load(db, rulebook.study, as_of=now, cutoff=local_date(now, tz), tz=tz, with_labs=False)
     raised = 0
     for rule in rulebook.stopping.rules:
         pos = position(rule, cut.participants, cut.aes, now, tz)

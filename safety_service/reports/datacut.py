@@ -144,8 +144,10 @@ LAB_SOURCE: Callable[[Database, datetime, datetime], list[dict] | None] = _load_
 
 
 def load(db: Database, study: Study, *, as_of: datetime, cutoff: date, tz: str,
-         held_at: datetime | None = None) -> DataCut:
+         held_at: datetime | None = None, with_labs: bool = True) -> DataCut:
     """The data cut: clinical data up to ``as_of`` from the database as held at ``held_at`` (default ``as_of``).
+
+    ``with_labs=False`` leaves the lab results out, for the stopping-rule check that runs inside every AE save.
 
     The domain functions then count injections, AE onsets and samples up to ``as_of``.
     """
@@ -157,7 +159,7 @@ def load(db: Database, study: Study, *, as_of: datetime, cutoff: date, tz: str,
     if aes is None:
         missing.append("adverse events")
         aes = []
-    labs = LAB_SOURCE(db, as_of, held_at)
+    labs = LAB_SOURCE(db, as_of, held_at) if with_labs else []
     if labs is None:
         missing.append("lab results")
         labs = []
