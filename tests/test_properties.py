@@ -306,3 +306,61 @@ def test_it_has_unique_unit_spellings_per_analyte():
         spellings = [units._key(s) for u in a.units for s in (u.name, *u.aliases)]
         assert len(spellings) == len(set(spellings)), a.name
         assert all(set(s) <= set(string.printable) | {"µ", "μ", "²", "°"} for s in spellings), a.name
+
+
+# --- adverse events (pure rules: validation and derivation) -----------------------------------------------------------
+
+def _ae_setup():
+    from zoneinfo import ZoneInfo
+
+    from safety_service.domain import ae_rules
+    from safety_service.domain.ctcae import load_catalogue
+    catalogue = load_catalogue(PROJECT_ROOT / "rules" / "ctcae.toml")
+    subject = ae_rules.Subject(consent_on=date(2026, 1, 5), injection_at=datetime(2026, 1, 12, 9, 30, tzinfo=timezone.utc))
+    return ae_rules, catalogue, subject, ZoneInfo(TZ)
+
+
+AE_RULES, CATALOGUE, AE_SUBJECT, ZONE = _ae_setup()
+VALID_AE = {"term": "Nausea", "verbatim": "nausea after lunch", "grade": 2, "onset": "2026-06-10", "serious": False,
+            "relatedness_product": "unlikely", "relatedness_procedure": "not_related", "expected": False,
+            "action_taken": "not_applicable", "outcome": "recovering"}
+AE_FIELDS = [f for f in AE_RULES.ENTERED if f != "subject_id"]
+
+
+@PROPERTY
+@given(field=st.sampled_from(AE_FIELDS), value=ANY_VALUE)
+def test_it_refuses_bad_ae_input_naming_the_field_or_keeps_it_valid(field, value):
+    try:
+        ae = AE_RULES.evaluate({**VALID_AE, field: value}, catalogue=CATALOGUE, subject=AE_SUBJECT, tz=ZONE, now=NOW,
+                               boundary_days=STUDY.early_late_boundary_days)
+    except InvalidInput as e:
+        assert set(e.fields) <= set(AE_RULES.ENTERED) and all(e.fields.values()), e.fields
+        return
+    # accepted: whatever was sent, what is stored obeys CTCAE, ICH E2A and the study-day rules
+    assert ae["grade"] in (1, 2, 3, 4, 5) and CATALOGUE.get(ae["term"]) is not None
+    assert ae["onset_day"] != 0 and date.fromisoformat(ae["onset"]) <= local_date(NOW, TZ)
+    assert ae["related"] == (ae["relatedness_product"] in AE_RULES.RELATED
+                             or ae["relatedness_procedure"] in AE_RULES.RELATED)
+    assert set(ae["seriousness"] or []) <= set(AE_RULES.SERIOUSNESS)
+    assert (ae["report_due_at"] is not None) == bool(ae["serious"])  # ICH E2A: every SAE carries its 24 h clock
+
+
+@PROPERTY
+@given(onset=st.dates(date(2026, 1, 5), date(2026, 6, 15)), grade=st.integers(1, 5),
+       serious=st.booleans(), product=st.sampled_from(AE_RULES.RELATEDNESS))
+def test_it_derives_phase_and_day_from_the_onset_alone(onset, grade, serious, product):
+    payload = {**VALID_AE, "onset": onset.isoformat(), "grade": grade, "serious": serious,
+               "seriousness": ["hospitalization"] if serious else [], "relatedness_product": product,
+               "outcome": "fatal" if grade == 5 else "recovering"}
+    try:
+        ae = AE_RULES.evaluate(payload, catalogue=CATALOGUE, subject=AE_SUBJECT, tz=ZONE, now=NOW,
+                               boundary_days=STUDY.early_late_boundary_days)
+    except InvalidInput as e:  # e.g. grade 5 needs death among the criteria: a named refusal, never a crash
+        assert set(e.fields) <= set(AE_RULES.ENTERED)
+        return
+    day = study_day(onset, date(2026, 1, 12))  # CDISC SDTM IG study day: injection day is day 1, no day 0
+    assert ae["onset_day"] == day
+    # protocol: early = study days up to the boundary (pre-injection onsets too, told apart as not treatment-emergent)
+    assert ae["phase"] == ("early" if day <= STUDY.early_late_boundary_days else "late")
+    if day < 1:
+        assert ae["treatment_emergent"] is False
