@@ -70,6 +70,11 @@ def _as_date(v) -> date:
 
 # ---------------------------------------------------------------------------------------------------- parsing
 
+def _plain(v) -> str:
+    """A value as text, trimmed; the parsers then refuse anything that is not their format."""
+    return "" if v is None else str(v).strip()
+
+
 def _text(v) -> str:
     """Free text as entered, trimmed. Raises ValueError for control characters other than tab and newline: a NUL
     cuts the text short in SAS transport files, and none of them belongs in a clinical narrative."""
@@ -111,7 +116,7 @@ def _parse_grade(v) -> int:
 
 
 def _parse_date(v) -> date:
-    text = _text(v)
+    text = _plain(v)
     if not _DATE.match(text):
         raise ValueError("must be a date YYYY-MM-DD")
     try:
@@ -128,7 +133,7 @@ def _parse_onset(v, tz: ZoneInfo) -> tuple[date, time | None]:
         return local.date(), local.time().replace(second=0, microsecond=0)
     if isinstance(v, date):
         return v, None
-    text = _text(v)
+    text = _plain(v)
     if _DATE.match(text):
         return _parse_date(text), None
     try:
@@ -143,7 +148,7 @@ def _parse_instant(v, tz: ZoneInfo) -> datetime:
     """An ISO 8601 datetime; one without an offset is read as the site's local time."""
     if isinstance(v, datetime):
         return to_utc(v if v.tzinfo else v.replace(tzinfo=tz))
-    text = _text(v)
+    text = _plain(v)
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -154,7 +159,7 @@ def _parse_instant(v, tz: ZoneInfo) -> datetime:
 
 
 def _choice(v, allowed: tuple[str, ...]) -> str:
-    text = _text(v)
+    text = _plain(v)
     if text not in allowed:
         raise ValueError("must be one of: " + ", ".join(allowed))
     return text
@@ -223,7 +228,7 @@ def validate(payload: dict, *, catalogue: Catalogue, subject: Subject, tz: ZoneI
         except ValueError as e:
             errors["onset"] = str(e)
     if payload.get("onset_time") not in (None, ""):
-        t = _text(payload["onset_time"])
+        t = _plain(payload["onset_time"])
         m = _TIME.match(t)
         if not m:
             errors["onset_time"] = "must be a time HH:MM (24-hour)"
