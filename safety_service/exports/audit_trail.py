@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from ..domain import audit
 from ..domain.errors import InvalidInput
 from .csv_export import FORMULA_TRIGGERS
+from .filters import add_date_range
 
 COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "field", "old_value", "new_value", "reason",
            "prev_hash", "hash")
@@ -57,12 +58,7 @@ def search(db: Database, f: Mapping, limit: int = PAGE_SIZE) -> list[dict]:
         if f.get(key):
             clauses.append(f"{column} = ?")
             params.append(f[key])
-    if f.get("from"):
-        clauses.append("at >= ?")
-        params.append(f["from"])
-    if f.get("to"):
-        clauses.append("at < date(?, '+1 day')")
-        params.append(f["to"])
+    add_date_range("at", f, clauses, params)
     if f.get("before"):
         clauses.append("id < ?")
         params.append(f["before"])

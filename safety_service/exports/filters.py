@@ -67,3 +67,13 @@ def parse(args: Mapping[str, str], allowed: tuple[str, ...] = AE_FILTERS) -> dic
     if errors:
         raise InvalidInput(errors, "The export filters are not valid")
     return out
+
+
+def add_date_range(column: str, f: Mapping[str, str], clauses: list[str], params: list) -> None:
+    """Append the `from`/`to` filters (inclusive calendar days) on an ISO 8601 UTC column to a WHERE clause."""
+    if f.get("from"):
+        clauses.append(f"{column} >= ?")
+        params.append(f["from"])
+    if f.get("to"):
+        clauses.append(f"{column} < date(?, '+1 day')")
+        params.append(f["to"])

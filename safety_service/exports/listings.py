@@ -12,6 +12,7 @@ from ..domain import participants
 from ..domain.permissions import site_scope
 from ..domain.study import Study
 from .columns import Column, Table
+from .filters import add_date_range
 
 LAB_COLUMNS: tuple[Column, ...] = (
     Column("id", "Result id", "Database identifier of the result (results are never changed).", "int", 9),
@@ -66,12 +67,7 @@ def lab_rows(db: Database, user: dict | None, f: Mapping) -> list[dict]:
         if value:
             clauses.append(f"{key} = ?")
             params.append(value)
-    if f.get("from"):
-        clauses.append("collected_at >= ?")
-        params.append(f["from"])
-    if f.get("to"):
-        clauses.append("collected_at < date(?, '+1 day')")
-        params.append(f["to"])
+    add_date_range("collected_at", f, clauses, params)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     out = []
     for r in db.query(f"SELECT * FROM labs {where} ORDER BY subject_id, analyte, collected_at, id", params):
