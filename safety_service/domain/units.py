@@ -212,7 +212,10 @@ def to_canonical(analyte_name: str, value, unit: str, *, field: str = "value",
     if not check_plausible:
         return si, a.unit_si
     low, high = a.plausible
-    if not (low <= si <= high):
+    # A hair's tolerance: a limit converted to another unit and entered back (2000 mg/dL glucose = 111.012433393
+    # mmol/L, rounded) must not fall outside by the rounding alone. The limits only catch typos.
+    slack = 1e-9 * max(abs(low), abs(high))
+    if not (low - slack <= si <= high + slack):
         raise LabValueError(
             field, f"{value} {unit} ({si:g} {a.unit_si}) is outside the plausible range for {a.name} "
                      f"({low:g}-{high:g} {a.unit_si}); check the value and its unit")
