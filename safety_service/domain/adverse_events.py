@@ -45,6 +45,11 @@ LIST_FILTERS = ("subject_id", "site", "serious", "min_grade", "phase", "related"
 
 # ---------------------------------------------------------------------------------------------------- reading
 
+def display_id(ae: dict) -> str:
+    """The one name people read for an AE, everywhere (pages, mail, audit filter, CIOMS, queries): S01-003-AE2."""
+    return f"{ae['subject_id']}-AE{ae['seq']}"
+
+
 def _to_dict(r: dict) -> dict:
     """A stored row as the AE dict the domain, the API and the exports share."""
     out = {k: r.get(k) for k in COLUMNS}

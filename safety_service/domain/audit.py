@@ -110,6 +110,13 @@ def verify(db: Database) -> Verification:
     return Verification(True, checked, prev)
 
 
+def anchor(db: Database) -> str:
+    """The chain's head as ``ID:HASH`` ("0:" + genesis when empty): printed in exports and digests so an auditor
+    can later prove the trail was neither cut short nor rebuilt after that point."""
+    last = db.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    return f"{last[0]}:{last[1]}" if last else f"0:{GENESIS}"
+
+
 def history(db: Database, entity: str, entity_id: Any) -> list[dict]:
     """An entity's audit entries, oldest first."""
     return list(db.query(
