@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from . import lean_imports  # noqa: F401  (first: sqlite-utils without pandas, see the module)
 from flask import Flask
 
 from .settings import PROJECT_ROOT, from_environment, resolve_paths

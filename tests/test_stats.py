@@ -18,6 +18,17 @@ def test_it_gives_the_closed_form_posterior_for_one_event_in_one_participant():
     assert stats.posterior_prob_above(1, 1, 0.20) == pytest.approx(0.96, abs=1e-12)
 
 
+@settings(max_examples=300, deadline=None)
+@given(p0=st.floats(0.0005, 0.9995), a=st.floats(0.05, 600), b=st.floats(0.05, 600))
+def test_it_computes_the_beta_tail_as_scipy_does(p0, a, b):
+    # the continued fraction that spares the AE save and start-up scipy's import, against scipy.stats.beta.sf
+    assert stats.beta_sf(p0, a, b) == pytest.approx(float(sst.beta.sf(p0, a, b)), abs=1e-11)
+
+
+def test_it_gives_the_beta_tail_at_the_ends_of_the_unit_interval():
+    assert stats.beta_sf(0.0, 2, 3) == 1.0 and stats.beta_sf(1.0, 2, 3) == 0.0
+
+
 def test_it_gives_the_closed_form_posterior_with_no_events():
     # Beta(1, n + 1): P(p > p0) = (1 - p0)^(n + 1)
     assert stats.posterior_prob_above(0, 10, 0.20) == pytest.approx(0.8 ** 11, rel=1e-12)

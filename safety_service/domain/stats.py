@@ -1,7 +1,8 @@
 """The trial's statistics, each a small pure function over plain numbers, each citing its method.
 
-Everything here is computed with scipy's distributions rather than hand-written series, so the
-tests can check it against published worked values and against scipy used another way.
+Everything here is computed with scipy's distributions, except the beta tail the stopping rule needs at every
+AE save and at start-up (a continued fraction, checked against scipy in the tests), so that neither pays scipy's
+one-second import. The tests check each function against published worked values and against scipy.
 Every function raises ValueError naming the argument when its input is out of range.
 """
 from __future__ import annotations
@@ -11,7 +12,13 @@ import warnings
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from scipy import stats as _st
+
+
+def _scipy_stats():
+    """scipy.stats, imported on first use: it costs ~1 s, and the CLI and most pages never need it (issue 18)."""
+    from scipy import stats
+
+    return stats
 
 LEVEL = 0.95
 
@@ -78,6 +85,45 @@ def _check_prior(a: float, b: float) -> None:
         raise ValueError(f"prior: Beta(a, b) needs a > 0 and b > 0, got a={a!r}, b={b!r}")
 
 
+def beta_sf(p0: float, a: float, b: float) -> float:
+    """P(X > p0) for X ~ Beta(a, b): 1 - I_p0(a, b), the regularized incomplete beta function.
+
+    Evaluated by its continued fraction with the modified Lentz method (Press et al., Numerical Recipes 3rd ed.,
+    section 6.4), on the side where it converges fast (p0 < (a + 1) / (a + b + 2)); relative error ~1e-14.
+    """
+    if p0 <= 0:
+        return 1.0
+    if p0 >= 1:
+        return 0.0
+    if p0 < (a + 1) / (a + b + 2):
+        return 1.0 - _front(p0, a, b) * _beta_cf(p0, a, b) / a
+    return _front(1 - p0, b, a) * _beta_cf(1 - p0, b, a) / b
+
+
+def _front(x: float, a: float, b: float) -> float:
+    """x^a (1-x)^b / B(a, b), through log-gamma so large posterior parameters do not overflow."""
+    return math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+
+
+def _beta_cf(x: float, a: float, b: float, eps: float = 1e-15, max_terms: int = 10_000) -> float:
+    """The continued fraction of I_x(a, b) (Numerical Recipes 6.4, betacf), modified Lentz evaluation."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, max_terms + 1):
+        m2 = 2 * m
+        for num in (m * (b - m) * x / ((a + m2 - 1) * (a + m2)), -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            return h
+    raise ArithmeticError(f"incomplete beta continued fraction did not converge for x={x}, a={a}, b={b}")
+
+
 def posterior_prob_above(x: int, n: int, p0: float, a: float = 1.0, b: float = 1.0) -> float:
     """P(rate > p0 | x events in n) under a Beta(a, b) prior.
 
@@ -88,7 +134,7 @@ def posterior_prob_above(x: int, n: int, p0: float, a: float = 1.0, b: float = 1
     if not 0 < p0 < 1:
         raise ValueError(f"p0: the unacceptable rate must be between 0 and 1, got {p0!r}")
     # Beta-binomial conjugacy: posterior is Beta(a + x, b + n - x) (Thall & Simon, Biometrics 1994;50:337)
-    return float(_st.beta.sf(p0, a + x, b + n - x))
+    return beta_sf(p0, a + x, b + n - x)
 
 
 def crosses(x: int, n: int, p0: float, threshold: float, a: float = 1.0, b: float = 1.0) -> bool:
@@ -125,8 +171,8 @@ def clopper_pearson(x: int, n: int, level: float = LEVEL) -> Interval:
     _check_level(level)
     alpha = 1 - level
     # Clopper & Pearson, Biometrika 1934;26:404, as beta quantiles (Newcombe, Stat Med 1998;17:857, method 5)
-    low = 0.0 if x == 0 else float(_st.beta.ppf(alpha / 2, x, n - x + 1))
-    high = 1.0 if x == n else float(_st.beta.ppf(1 - alpha / 2, x + 1, n - x))
+    low = 0.0 if x == 0 else float(_scipy_stats().beta.ppf(alpha / 2, x, n - x + 1))
+    high = 1.0 if x == n else float(_scipy_stats().beta.ppf(1 - alpha / 2, x + 1, n - x))
     return Interval(low, high)
 
 
@@ -145,8 +191,8 @@ def poisson_rate(events: int, exposure: float, per: float = 100.0, level: float 
         return PoissonRate(events, 0.0, per, None, None, None)
     alpha = 1 - level
     # Exact Poisson limits via chi-square (Garwood, Biometrika 1936;28:437; Ulm, Am J Epidemiol 1990;131:373)
-    low = 0.0 if events == 0 else float(_st.chi2.ppf(alpha / 2, 2 * events)) / 2
-    high = float(_st.chi2.ppf(1 - alpha / 2, 2 * events + 2)) / 2
+    low = 0.0 if events == 0 else float(_scipy_stats().chi2.ppf(alpha / 2, 2 * events)) / 2
+    high = float(_scipy_stats().chi2.ppf(1 - alpha / 2, 2 * events + 2)) / 2
     scale = per / exposure
     return PoissonRate(events, float(exposure), per, events * scale, low * scale, high * scale)
 
@@ -164,7 +210,7 @@ def wilcoxon_signed_rank(differences: Sequence[float]) -> WilcoxonResult:
     # Wilcoxon, Biometrics Bulletin 1945;1:80; scipy picks the exact null distribution for small n without ties
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = _st.wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
+        res = _scipy_stats().wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
     return WilcoxonResult(len(nonzero), float(res.statistic), float(res.pvalue))
 
 
@@ -180,7 +226,7 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> MeanCI:
         return MeanCI(1, mean, None, None, None)
     sd = math.sqrt(sum((v - mean) ** 2 for v in xs) / (n - 1))
     # Student, Biometrika 1908;6:1: the paired-t interval for a mean difference
-    half = float(_st.t.ppf(1 - (1 - level) / 2, n - 1)) * sd / math.sqrt(n)
+    half = float(_scipy_stats().t.ppf(1 - (1 - level) / 2, n - 1)) * sd / math.sqrt(n)
     return MeanCI(n, mean, mean - half, mean + half, sd)
 
 

@@ -10,11 +10,18 @@ from flask.cli import with_appcontext
 
 from ..db import connect
 from ..domain.errors import DomainError
-from . import service
 from .filters import parse
 
 CLI_FORMATS = {"csv": "csv", "xlsx": "xlsx", "pdf": "pdf", "xpt": "xpt", "fhir": "json"}
 ACTOR = "cli"
+
+
+def _service():
+    """The export functions, imported when a command runs: they pull pandas, matplotlib and fpdf, which
+    `safety --help` and every other command must not pay for."""
+    from . import service
+
+    return service
 
 
 def _db():
@@ -51,11 +58,11 @@ def export_ae(fmt, output: Path, date_from, date_to, now_text):
     study_id = current_app.extensions["rulebook"].study.study_id
     try:
         filters = parse({"from": date_from or "", "to": date_to or ""})
-        f = service.export_ae(db, CLI_FORMATS[fmt], filters, user=None, actor=ACTOR, now=now, study_id=study_id)
+        f = _service().export_ae(db, CLI_FORMATS[fmt], filters, user=None, actor=ACTOR, now=now, study_id=study_id)
         written = [(output, f)]
         if fmt == "xpt":
             for which in ("suppae", "define"):
-                extra = service.export_sdtm_companion(db, which, filters, user=None, actor=ACTOR, now=now,
+                extra = _service().export_sdtm_companion(db, which, filters, user=None, actor=ACTOR, now=now,
                                                       study_id=study_id)
                 written.append((output.parent / extra.name, extra))
     except DomainError as e:
@@ -71,7 +78,7 @@ def export_ae(fmt, output: Path, date_from, date_to, now_text):
 @with_appcontext
 def export_audit(output: Path, now_text):
     """The whole audit trail as CSV, and its hash-chain verification (exit 1 if broken)."""
-    f, result = service.export_audit(_db(), actor=ACTOR, now=_now(now_text),
+    f, result = _service().export_audit(_db(), actor=ACTOR, now=_now(now_text),
                                      study_id=current_app.extensions["rulebook"].study.study_id)
     _write(output, f.data)
     click.echo(f"{output}: {f.rows} entries, sha256 {f.sha256}")

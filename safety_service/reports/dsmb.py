@@ -12,7 +12,6 @@ from ..clock import parse_datetime
 from ..domain import change_from_baseline as cfb
 from ..domain import signals, stopping
 from ..domain.study import Study
-from . import charts
 from .datacut import DataCut
 
 SAE_KEYS = ("id", "subject_id", "site", "seq", "term", "grade", "onset", "onset_day", "seriousness",
@@ -55,11 +54,15 @@ def enrolment(cut: DataCut, study: Study) -> dict:
 
 def _render(image: str | None):
     """The figure writer for the target: SVG text for pages, PNG bytes for the PDF, none for data only."""
+    from . import charts  # matplotlib: imported when a figure is drawn, never at start-up
+
     return {"svg": charts.svg, "png": charts.png, None: (lambda fig: None)}[image]
 
 
 def stopping_section(cut: DataCut, rules: stopping.SafetyRules, image: str | None = "svg") -> list[dict]:
     """Per stopping rule: its position at the cut-off, its boundary table and the two figures."""
+    from . import charts
+
     render = _render(image)
     out = []
     for rule in rules.rules:
@@ -73,6 +76,8 @@ def stopping_section(cut: DataCut, rules: stopping.SafetyRules, image: str | Non
 
 def change_section(cut: DataCut, image: str | None = "svg") -> dict:
     """Change from baseline per analyte and visit, missing visits, eGFR slopes, one figure per analyte."""
+    from . import charts
+
     render = _render(image)
     baselines = cfb.baselines_from_labs(cut.labs, cut.participants)
     expected = cfb.expected_from_schedules(cut.schedules)

@@ -13,7 +13,6 @@ from ..domain import signals as sig
 from ..domain.permissions import site_scope
 from ..jobs import signals as _recompute  # noqa: F401  registers the recompute after each SAE / severe AE save
 from ..reports import datacut, dsmb
-from ..reports.pdf import write_dsmb_pdf
 from .context import get_db, now, rulebook, study, tz
 from .guard import requires
 
@@ -83,6 +82,8 @@ def dsmb_page():
 @bp.get("/dsmb.pdf")
 @requires("dsmb.view")
 def dsmb_pdf():
+    from ..reports.pdf import write_dsmb_pdf  # fpdf and matplotlib load with the first PDF, not at start-up
+
     report, cut = _report("png")
     name = f"{report['study_id']}-dsmb-{report['cutoff']}.pdf"
     return Response(write_dsmb_pdf(report), mimetype="application/pdf",
