@@ -55,6 +55,11 @@ def cutoff_instant(text: str | None, now: datetime, tz: str) -> tuple[datetime, 
     return to_utc(end), day
 
 
+BEFORE_CUTOFF = ("is before the end of the cut-off day: a snapshot taken before the cut-off day ended cannot hold "
+                 "that day's data. For a meeting on the cut-off day itself, choose today as the cut-off (data up "
+                 "to the moment of the snapshot) or the day before")
+
+
 def held_at_instant(text: str | None, now: datetime, as_of: datetime) -> datetime:
     """The snapshot instant from ``?held_at=`` (ISO 8601 with offset), default ``now``.
 
@@ -69,8 +74,24 @@ def held_at_instant(text: str | None, now: datetime, as_of: datetime) -> datetim
     if at > now:
         raise InvalidInput({"held_at": "is in the future"})
     if at < as_of:
-        raise InvalidInput({"held_at": "is before the end of the cut-off day"})
+        raise InvalidInput({"held_at": BEFORE_CUTOFF})
     return at
+
+
+def instants(cutoff_text: str | None, held_text: str | None, now: datetime, tz: str) -> tuple[datetime, date, datetime]:
+    """(as_of, cut-off date, snapshot) from ``?cutoff=`` and ``?held_at=``: the pair every signal page is built from.
+
+    A cut-off of today ends at the snapshot, not at ``now``: the link made this morning (cutoff=today,
+    held_at=this morning) still reproduces this morning's view, and its PDF, later the same day.
+    Raises InvalidInput naming ``cutoff`` or ``held_at``.
+    """
+    as_of, day = cutoff_instant(cutoff_text, now, tz)
+    if held_text and day == local_date(now, tz):
+        at = held_at_instant(held_text, now, datetime.min.replace(tzinfo=ZoneInfo("UTC")))
+        if local_date(at, tz) < day:
+            raise InvalidInput({"held_at": BEFORE_CUTOFF})
+        return to_utc(at), day, to_utc(at)
+    return as_of, day, held_at_instant(held_text, now, as_of)
 
 
 def _created_by(row: dict, as_of: datetime) -> bool:

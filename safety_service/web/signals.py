@@ -5,11 +5,12 @@ Participant ids from other sites are hidden from site-bound roles (aggregates st
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, Response, abort, g, make_response, render_template, request
 from markupsafe import Markup
 
 from ..clock import local_date
 from ..domain import signals as sig
+from ..domain.errors import InvalidInput
 from ..domain.permissions import site_scope
 from ..jobs import signals as _recompute  # noqa: F401  registers the recompute after each SAE / severe AE save
 from ..reports import datacut, dsmb
@@ -24,8 +25,10 @@ def _cut():
 
     Raises InvalidInput naming ``cutoff`` or ``held_at``.
     """
-    as_of, cutoff = datacut.cutoff_instant(request.args.get("cutoff"), now(), tz())
-    held_at = datacut.held_at_instant(request.args.get("held_at"), now(), as_of)
+    try:
+        as_of, cutoff, held_at = datacut.instants(request.args.get("cutoff"), request.args.get("held_at"), now(), tz())
+    except InvalidInput as e:  # explained on the cut-off form itself, not on a bare error page
+        abort(make_response(render_template("signals/refused.html", error=e, today=local_date(now(), tz())), 422))
     return datacut.load(get_db(), study(), as_of=as_of, cutoff=cutoff, tz=tz(), held_at=held_at)
 
 
