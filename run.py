@@ -15,10 +15,16 @@ def main() -> int:
 
     from safety_service import create_app
     from safety_service.rulefiles import RulesError
-    from safety_service.settings import SettingsError
+    from safety_service.settings import SettingsError, base_url_mismatch, served_base_url
 
+    config = {"SCHEDULER_ENABLED": os.environ.get("SAFETY_SCHEDULER_ENABLED", "true").lower() != "false"}
+    configured = os.environ.get("SAFETY_BASE_URL")
+    if configured is None:
+        config["BASE_URL"] = served_base_url(args.host, args.port)  # mail links reach this very server
+    elif warning := base_url_mismatch(configured, args.host, args.port):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     try:
-        app = create_app({"SCHEDULER_ENABLED": os.environ.get("SAFETY_SCHEDULER_ENABLED", "true").lower() != "false"})
+        app = create_app(config)
     except (RulesError, SettingsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -30,7 +36,8 @@ def main() -> int:
         start_in_process(app)
 
     from waitress import serve
-    print(f"Serving on http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    print(f"Serving on http://{args.host}:{args.port}  (links in mails: {app.config['BASE_URL']})  (Ctrl-C to stop)",
+          flush=True)
     serve(app, host=args.host, port=args.port, threads=8, ident="safety-service")
     return 0
 

@@ -68,13 +68,39 @@ SETTINGS: list[Setting] = [
     Setting("SMTP_PASSWORD", "", "SMTP login password."),
     Setting("SMTP_STARTTLS", False, "Use STARTTLS before login.", _bool),
     Setting("MAIL_FROM", "safety-service@localhost", "Sender address of alert and digest mails."),
-    Setting("BASE_URL", "http://127.0.0.1:5000", "Address used for links in mails."),
+    Setting("BASE_URL", "http://127.0.0.1:5000", "Address used for links in mails (default: the host and port served, "
+            "run.py --host/--port or HOST/PORT; a configured one that names another port is warned of at start-up)."),
     Setting("SESSION_IDLE_MINUTES", 15, "Sign out after this many idle minutes (21 CFR Part 11 session control).", _positive_int),
     Setting("MAX_FAILED_LOGINS", 5, "Failed sign-ins in a row before an account is locked.", _positive_int),
     Setting("LOCKOUT_MINUTES", 15, "How long a locked account stays locked.", _positive_int),
     Setting("MAX_UPLOAD_MB", 5, "Largest accepted request body or upload, in megabytes.", _positive_int),
     Setting("SCHEDULER_ENABLED", True, "Run the scheduled jobs inside this process (off under gunicorn: run `safety scheduler`).", _bool),
 ]
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The address of this server as a browser reaches it: links in mails default to it (a wildcard host -> 127.0.0.1)."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}"
+
+
+def base_url_mismatch(configured: str, host: str, port: int) -> str | None:
+    """A one-line warning when SAFETY_BASE_URL points at another port than the one served, else None.
+
+    Only the port is compared: behind a proxy or a DNS name the host legitimately differs, and https on 443
+    in front of a local port is the usual deployment, so a default-port URL (no port, or 80/443) is trusted.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        url_port = urlsplit(configured).port
+    except ValueError:
+        return f"SAFETY_BASE_URL={configured!r} has no valid port: links in mails may not work"
+    if url_port is None or url_port in (80, 443) or url_port == port:
+        return None
+    return (f"SAFETY_BASE_URL={configured} but this server listens on port {port}: links in mails point at port "
+            f"{url_port} (unset SAFETY_BASE_URL to use {served_base_url(host, port)})")
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -93,6 +119,9 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
             values[s.name] = s.parse(raw)
         except ValueError as e:
             raise SettingsError(f"SAFETY_{s.name}={raw!r}: {e}") from None
+    if environ.get("SAFETY_BASE_URL") is None and (environ.get("PORT") or "").strip().isdigit():
+        # `PORT=8080 make run` and the commands beside it (safety digest) link to the port actually served
+        values["BASE_URL"] = served_base_url(environ.get("HOST", "127.0.0.1"), int(environ["PORT"]))
     return values
 
 

@@ -22,6 +22,8 @@ from conftest import NOW
 from safety_service import create_app
 from safety_service.clock import FixedClock
 from safety_service.db import connect
+from safety_service.mail.notify import install as install_mail_hook
+from safety_service.settings import served_base_url
 from safety_service.demo import load_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +50,10 @@ def demo_site(tmp_path_factory):
     home = tmp_path_factory.mktemp("browser")
     app = create_app({"TESTING": True, "DATABASE": str(home / "safety.db"), "INSTANCE_PATH": str(home / "instance"),
                       "CLOCK": FixedClock(NOW), "SECRET_KEY": "browser-tests", "SCHEDULER_ENABLED": False})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # as run.py does: links in the demo's mails point at the port actually served (a mail link can be followed)
+    app.config["BASE_URL"] = served_base_url("127.0.0.1", server.server_port)
+    install_mail_hook(app)
     db = connect(app.config["DATABASE"])
     try:
         accounts = load_demo(db, app.extensions["rulebook"], app.config, now=NOW)
@@ -58,7 +64,6 @@ def demo_site(tmp_path_factory):
         by_role.setdefault(a["role"], a)
         if a["site"]:
             by_role[f"{a['role']}:{a['site']}"] = a
-    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()
     yield DemoSite(f"http://127.0.0.1:{server.server_port}", app, by_role)
