@@ -7,8 +7,10 @@ only S01, the nurses their own site and no alerts.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
+import lxml.html
 import pytest
 
 from safety_service.db import rows
@@ -82,7 +84,7 @@ def test_it_delivers_the_safety_officers_digest_with_every_section_in_text_and_h
     assert "NEW ADVERSE EVENTS: 3" in text
     assert "  grade 3          0      1               0      1" in text  # the SAE: onset day 154, late phase
     assert "  grade 1          0      1               0      1" in text
-    assert f"S01-001 AE #1: Hematuria, grade 3, late, SERIOUS  http://127.0.0.1:5000/ae/{story['sae']['id']}" in text
+    assert f"S01-001-AE1: Hematuria, grade 3, late, SERIOUS  http://127.0.0.1:5000/ae/{story['sae']['id']}" in text
     assert "OPEN SERIOUS ADVERSE EVENTS: 1" in text
     assert "report due in 22 h 00 min; not signed off" in text  # 24 h from 08:00 UTC awareness, seen at 10:00
     assert f"NEW LAB RULE BREACHES: {len(breaches)}" in text and "eGFR" in text
@@ -93,12 +95,28 @@ def test_it_delivers_the_safety_officers_digest_with_every_section_in_text_and_h
     assert "(S01-001)" in text and "Alert inbox: http://127.0.0.1:5000/alerts" in text
     assert '<h2 id="new-aes">New adverse events: 3</h2>' in html
     assert '<h2 id="open-saes">Open serious adverse events: 1</h2>' in html
-    assert "<strong>report due in 22 h 00 min</strong>" in html
+    assert "report due in 22 h 00 min; not signed off</a>" in html
     assert f'<h2 id="breaches">New lab rule breaches: {len(breaches)}</h2>' in html
     assert '<h2 id="overdue">Overdue visits: 4</h2>' in html
     assert f'<h2 id="alerts">Unacknowledged alerts: {len(open_alerts)}</h2>' in html
-    assert "<strong>1 of 1</strong>" in html and 'href="http://127.0.0.1:5000/participants/S02-001"' in html
+    assert "1 of 1 participants" in html and 'href="http://127.0.0.1:5000/participants/S02-001"' in html
     assert digest_mail(db, "safety_sam@example.org")["status"] == "sent"
+
+
+def test_it_says_the_same_facts_in_the_text_and_the_html_part(app, db, story, smtp_server):
+    """Every listed line of the text part (participant included) is in the HTML part, and each breach names its subject."""
+    app.test_cli_runner().invoke(args=["digest", "--now", "2026-06-15T10:00:00+00:00"])
+    _, text, html = received(smtp_server, "safety_sam@example.org")
+    shown = " ".join(lxml.html.fromstring(html).text_content().split())
+    facts = [re.sub(r"\s+http://\S+$", "", ln.strip()[2:]) for ln in text.splitlines() if ln.startswith("  - ")]
+    assert len(facts) >= 8
+    for fact in facts:
+        assert " ".join(fact.split()) in shown, fact
+    breaches = text.split("NEW LAB RULE BREACHES")[1].split("OVERDUE VISITS")[0]
+    listed = [ln for ln in breaches.splitlines() if ln.startswith("  - ")]
+    assert listed and all(re.match(r"  - \[\w+\] S\d\d-\d{3}: ", ln) for ln in listed)
+    assert lxml.html.fromstring(html).xpath("//h2[@id='breaches']/following-sibling::ul[1]/li[1]")[0].text_content() \
+        .split("] ")[1].startswith("S01-001: ")
 
 
 def test_it_scopes_an_investigators_digest_to_the_site(app, db, story, smtp_server):

@@ -132,6 +132,7 @@ def build(db: Database, rulebook, recipient: Recipient, *, since: datetime, now:
         "period": {"start": shown(since), "end": shown(now)},
         "new_aes": {"count": len(new_aes), "by_grade": grade_table, "phases": phases,
                     "rows": [{"subject_id": ae["subject_id"], "seq": ae["seq"], "term": ae["term"],
+                              "display_id": adverse_events.display_id(ae),
                                "grade": ae["grade"], "phase": ae["phase"] or "pre-injection",
                                "serious": ae["serious"], "link": f"{base_url}/ae/{ae['id']}"}
                               for ae in new_aes[:LIST_LIMIT]]},
@@ -177,8 +178,10 @@ def _open_sae(ae: dict, now: datetime, shown, base_url: str) -> dict:
         clock = {"state": "sent", "text": f"report sent {shown(parse_datetime(ae['report_sent_at']))}"}
     else:
         clock = _clock(ae["report_due_at"], now)
+    from .adverse_events import display_id
+
     return {"id": ae["id"], "subject_id": ae["subject_id"], "seq": ae["seq"], "term": ae["term"],
-            "grade": ae["grade"], "outcome": ae["outcome"].replace("_", " "), "clock": clock,
+            "display_id": display_id(ae), "grade": ae["grade"], "outcome": ae["outcome"].replace("_", " "), "clock": clock,
             "signed_off": bool(ae["signed_off_at"]), "link": f"{base_url}/ae/{ae['id']}"}
 
 
