@@ -11,6 +11,7 @@ from datetime import datetime
 from ..exports.columns import Column, Table
 from ..exports.meta import ExportMeta
 from ..exports.pdf import FONT, ListingPDF
+from . import pdf_layout
 
 
 def _num(v, fmt: str = "{:.2f}") -> str:
@@ -28,6 +29,7 @@ class DsmbPDF(ListingPDF):
         held_at = datetime.fromisoformat(report["held_at"])  # the snapshot: same snapshot, same bytes
         super().__init__(ExportMeta(report["study_id"], held_at, "safety-service", title="DSMB safety report"))
         self.report = report
+        self.measure = pdf_layout.Measure(self)
         self.set_title(f"{report['study_id']} - DSMB safety report, data cut-off {report['cutoff']}")
 
     def header(self):
@@ -57,10 +59,25 @@ class DsmbPDF(ListingPDF):
         self.cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
         self.set_font(FONT, "", 9)
 
-    def para(self, text: str, size: int = 9) -> None:
-        self.set_font(FONT, "", size)
-        self.multi_cell(0, 4.6, text, new_x="LMARGIN", new_y="NEXT")
+    def para(self, text: str, size: int = 9, style: str = "") -> None:
+        self.set_font(FONT, style, size)
+        pdf_layout.paragraph(self, self.measure, text, 4.6 if size >= 9 else 3.8)
         self.ln(1)
+
+    def table_block(self, table: Table) -> None:
+        """A titled table whose heading row repeats on each page (linear-time layout: reports/pdf_layout.py)."""
+        self.set_font(FONT, "B", 10)
+        pdf_layout.paragraph(self, self.measure, f"{table.title} ({len(table.rows)} rows)", 6)
+        self.set_font(FONT, "", 7)
+        if table.rows:
+            pdf_layout.table(self, self.measure, [c.header for c in table.columns], list(table.cells()),
+                             [c.width for c in table.columns], 3.6, FONT, 7)
+        else:
+            self.cell(0, 5, "No rows.", new_x="LMARGIN", new_y="NEXT")
+        if table.footnote:
+            self.set_font(FONT, "", 7)
+            pdf_layout.paragraph(self, self.measure, table.footnote, 4)
+        self.ln(3)
 
     def figure(self, png: bytes | None, width: float = 170) -> None:
         if not png:
@@ -121,8 +138,7 @@ def _stopping(pdf: DsmbPDF, sections: list[dict]) -> None:
             c = pos.crossing
             line += (f" First crossed on {c.on} by AE {c.ae_id} of {c.subject_id} ({c.x} of {c.n}, posterior "
                      f"{c.posterior:.4f}).")
-        pdf.set_font(FONT, "B", 9)
-        pdf.multi_cell(0, 4.6, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.para(line, 9, "B")
         pdf.figure(s["posterior_figure"])
         rows = [{"n": str(r.n), "x": "-" if r.x is None else str(r.x), "p": _num(r.posterior, "{:.4f}")}
                 for r in s["boundary"]]
@@ -208,10 +224,8 @@ def _saes(pdf: DsmbPDF, saes: list[dict]) -> None:
     if not saes:
         pdf.para("No serious adverse event up to the cut-off.")
     for a in saes:
-        pdf.set_font(FONT, "B", 9)
-        pdf.multi_cell(0, 4.6, f"{a['subject_id']} AE {a['id']} (seq {a.get('seq')}): {a['term']}, grade "
-                               f"{a['grade']}, onset {a['onset']} (day {a.get('onset_day')}), outcome "
-                               f"{a.get('outcome')}", new_x="LMARGIN", new_y="NEXT")
+        pdf.para(f"{a['subject_id']} AE {a['id']} (seq {a.get('seq')}): {a['term']}, grade {a['grade']}, onset "
+                 f"{a['onset']} (day {a.get('onset_day')}), outcome {a.get('outcome')}", 9, "B")
         pdf.para(f"Criteria: {', '.join(a.get('seriousness') or []) or '-'}; relatedness to the cells "
                  f"{a.get('relatedness_product')}, to the procedure {a.get('relatedness_procedure')}; expected "
                  f"{a.get('expected')}; SUSAR {'yes' if a.get('susar') else 'no'}. Narrative: "
