@@ -71,3 +71,11 @@ def test_it_stages_gfr_as_kdigo_2012(egfr, stage):
 @pytest.mark.parametrize("uacr, stage", [(5, "A1"), (29.9, "A1"), (30, "A2"), (300, "A2"), (300.1, "A3"), (3000, "A3")])
 def test_it_stages_albuminuria_as_kdigo_2012(uacr, stage):
     assert a_stage(uacr) == stage
+
+
+# KDIGO 2012 CKD guideline, table 6, mg/mmol column: A1 <3, A2 3-30, A3 >30 mg/mmol (issue 13). 3 mg/mmol converts
+# to 26.5 mg/g, which the mg/g column would call A1: the column of the unit reported decides.
+@pytest.mark.parametrize("uacr, stage", [(2.9, "A1"), (3, "A2"), (30, "A2"), (30.1, "A3")])
+def test_it_stages_albuminuria_in_mg_mmol_with_kdigo_s_own_column(uacr, stage):
+    assert a_stage(uacr, "mg/mmol") == stage
+    assert a_stage(3 * 8.84) == "A1"

@@ -175,7 +175,7 @@ def test_it_grades_chronic_kidney_disease_by_egfr(value, expected):
     assert grade("egfr", value, lln=90) == expected
 
 
-@pytest.mark.parametrize("analyte, value", [("uacr", 5000), ("hba1c", 12), ("glucose", 400), ("tnf_alpha", 900),
+@pytest.mark.parametrize("analyte, value", [("uacr", 5000), ("hba1c", 12), ("tnf_alpha", 900),
                                             ("il10", 50)])
 def test_it_does_not_grade_what_ctcae_grades_clinically_or_not_at_all(analyte, value):
     assert grade_lab(analyte, value, uln=1, lln=0.5) is None
@@ -202,7 +202,15 @@ def test_it_refuses_a_non_positive_reference(kw):
 
 
 _INCREASED = ["creatinine", "alt", "ast", "bilirubin", "potassium", "temperature", "sbp", "dbp", "urine_protein"]
-_DECREASED = ["egfr", "hemoglobin", "platelets", "wbc", "neutrophils"]
+_DECREASED = ["egfr", "hemoglobin", "platelets", "wbc", "neutrophils", "glucose", "albumin", "potassium"]
+# Potassium is graded both ways (CTCAE v5.0 Hyperkalemia, Hypokalemia): each direction is monotone in its own term.
+_TERM = {("potassium", "up"): "Hyperkalemia", ("potassium", "down"): "Hypokalemia"}
+
+
+def directional(analyte, value, direction, **kw):
+    g = grade_lab(analyte, value, **kw)
+    term = _TERM.get((analyte, direction))
+    return 0 if g is None or (term and g.term != term) else g.grade
 
 
 def test_every_graded_analyte_is_covered_by_a_monotony_check():
@@ -212,10 +220,92 @@ def test_every_graded_analyte_is_covered_by_a_monotony_check():
 @given(analyte=st.sampled_from(_INCREASED), a=st.floats(0.01, 2000), b=st.floats(0.01, 2000))
 def test_a_higher_value_never_gets_a_lower_grade_for_an_increased_term(analyte, a, b):
     low, high = sorted((a, b))
-    assert (grade(analyte, low, uln=1.0, baseline=2.0) or 0) <= (grade(analyte, high, uln=1.0, baseline=2.0) or 0)
+    kw = {"uln": 1.0, "baseline": 2.0}
+    assert directional(analyte, low, "up", **kw) <= directional(analyte, high, "up", **kw)
 
 
 @given(analyte=st.sampled_from(_DECREASED), a=st.floats(0.0, 200), b=st.floats(0.0, 200))
 def test_a_lower_value_never_gets_a_lower_grade_for_a_decreased_term(analyte, a, b):
     low, high = sorted((a, b))
-    assert (grade(analyte, high, lln=100) or 0) <= (grade(analyte, low, lln=100) or 0)
+    assert directional(analyte, high, "down", lln=100) <= directional(analyte, low, "down", lln=100)
+
+
+# --- issue 13: the terms CTCAE v5.0 grades by number that were missing, and CTCAE's own unit columns -------------
+
+# CTCAE v5.0 Hypokalemia: G1 <LLN-3.0 mmol/L; G2 "Symptomatic with <LLN-3.0" (clinical: not from a number);
+# G3 <3.0-2.5; G4 <2.5 mmol/L (LLN 3.5).
+@pytest.mark.parametrize("value, expected", [
+    (3.5, None), (3.49, 1), (3.0, 1), (2.99, 3), (2.5, 3), (2.49, 4),
+])
+def test_it_grades_hypokalemia_by_value(value, expected):
+    g = grade_lab("potassium", value, lln=3.5, uln=5.0)
+    assert (g.grade if g else None) == expected
+    assert g is None or g.term == "Hypokalemia"
+
+
+def test_it_leaves_hypokalemia_grade_2_to_the_investigator():
+    # CTCAE v5.0 Hypokalemia grade 2 needs symptoms and an intervention: a number alone never gives it.
+    grades = {grade("potassium", v / 100, lln=3.5) for v in range(100, 350)}
+    assert 2 not in grades and grades >= {1, 3, 4}
+
+
+def test_it_still_grades_high_potassium_as_hyperkalemia():
+    g = grade_lab("potassium", 6.1, lln=3.5, uln=5.0)
+    assert (g.term, g.grade) == ("Hyperkalemia", 3)
+    assert grade_lab("potassium", 4.2, lln=3.5, uln=5.0) is None
+
+
+# CTCAE v5.0 Hypoglycemia, mg/dL column: G1 <LLN-55; G2 <55-40; G3 <40-30; G4 <30 mg/dL (LLN 70).
+@pytest.mark.parametrize("value, expected", [
+    (70, None), (69.9, 1), (55, 1), (54.9, 2), (40, 2), (39.9, 3), (30, 3), (29.9, 4), (400, None),
+])
+def test_it_grades_hypoglycemia_in_mg_dl(value, expected):
+    assert grade("glucose", value, lln=70) == expected
+
+
+# ... and its mmol/L column: G1 <LLN-3.0; G2 <3.0-2.2; G3 <2.2-1.7; G4 <1.7 mmol/L (LLN 70 mg/dL = 3.89 mmol/L).
+@pytest.mark.parametrize("mmol, expected", [
+    (3.9, None), (3.8, 1), (3.0, 1), (2.9, 2), (2.2, 2), (2.1, 3), (1.7, 3), (1.6, 4),
+])
+def test_it_grades_hypoglycemia_in_mmol_l_with_ctcae_s_mmol_l_column(mmol, expected):
+    si = mmol * 18.016  # the stored canonical value; 3.0 mmol/L = 54.05 mg/dL, which the mg/dL column calls grade 2
+    g = grade_lab("glucose", si, lln=70, entered=(mmol, "mmol/L"))
+    assert (g.grade if g else None) == expected
+    assert g is None or (g.term == "Hypoglycemia" and g.basis == f"glucose {mmol} mmol/L")
+
+
+def test_it_names_hypoglycemia_as_the_glucose_term():
+    assert ctcae_term("glucose") == "Hypoglycemia"
+    assert ctcae_term("albumin") == "Hypoalbuminemia"
+
+
+# CTCAE v5.0 Hypoalbuminemia: G1 <LLN-3 g/dL; G2 <3-2 g/dL; G3 <2 g/dL (LLN 3.5); g/L column <LLN-30, <30-20, <20.
+@pytest.mark.parametrize("value, expected", [
+    (3.5, None), (3.4, 1), (3.0, 1), (2.9, 2), (2.0, 2), (1.9, 3),
+])
+def test_it_grades_hypoalbuminemia(value, expected):
+    assert grade("albumin", value, lln=3.5) == expected
+    assert grade("albumin", value, lln=3.5, entered=(value * 10, "g/L")) == expected
+
+
+# CTCAE v5.0 Anemia, mmol/L column: G1 <LLN-6.2; G2 <6.2-4.9; G3 <4.9 mmol/L. 6.2 mmol/L converts to 9.99 g/dL and
+# 4.9 mmol/L to 7.90 g/dL: graded by conversion they would be one grade too high.
+@pytest.mark.parametrize("mmol, expected", [
+    (7.5, None), (7.4, 1), (6.2, 1), (6.1, 2), (4.9, 2), (4.8, 3),
+])
+def test_it_grades_hemoglobin_in_mmol_l_with_ctcae_s_mmol_l_column(mmol, expected):
+    si = mmol / 0.6206
+    g = grade_lab("hemoglobin", si, lln=12.0, entered=(mmol, "mmol/L"))  # LLN 12.0 g/dL = 7.45 mmol/L
+    assert (g.grade if g else None) == expected
+
+
+def test_it_would_overgrade_hemoglobin_at_the_mmol_l_thresholds_without_the_column():
+    assert grade("hemoglobin", 4.9 / 0.6206, lln=12.0) == 3
+    assert grade("hemoglobin", 4.9 / 0.6206, lln=12.0, entered=(4.9, "mmol/L")) == 2
+
+
+def test_it_grades_a_canonical_or_unknown_column_unit_by_the_canonical_value():
+    assert grade("hemoglobin", 8.0, lln=12.0, entered=(8.0, "g/dL")) == 2
+    assert grade("hemoglobin", 7.9, lln=12.0, entered=(79, "g/L")) == 3
+    # Creatinine has no unit column (it is graded by multiples of ULN): the entered unit changes nothing.
+    assert grade("creatinine", 3.6, uln=1.2, entered=(318.24, "umol/L")) == 2

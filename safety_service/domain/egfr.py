@@ -44,9 +44,18 @@ def g_stage(egfr: float) -> str:
     return "G5"
 
 
-def a_stage(uacr_mg_g: float) -> str:
-    """KDIGO 2012 albuminuria category: A1 <30, A2 30-300, A3 >300 mg/g."""
-    # KDIGO 2012 CKD guideline, table 6: A2 includes both 30 and 300 mg/g.
-    if uacr_mg_g < 30:
+# KDIGO 2012 CKD guideline, table 6: the albuminuria categories in each unit KDIGO prints. The columns are rounded
+# equivalents (3 mg/mmol = 26.5 mg/g), so a value is placed with the column of its own unit, never a conversion.
+_A_LIMITS = {"mg/g": (30, 300), "mg/mmol": (3, 30)}
+
+
+def a_stage(uacr: float, unit: str = "mg/g") -> str:
+    """KDIGO 2012 albuminuria category: A1 <30, A2 30-300, A3 >300 mg/g; A1 <3, A2 3-30, A3 >30 mg/mmol.
+
+    Raises KeyError for a unit KDIGO gives no column for (callers pass the lab's canonical unit name).
+    """
+    low, high = _A_LIMITS[unit]
+    # KDIGO 2012 CKD guideline, table 6: A2 includes both its bounds (30 and 300 mg/g; 3 and 30 mg/mmol).
+    if uacr < low:
         return "A1"
-    return "A2" if uacr_mg_g <= 300 else "A3"
+    return "A2" if uacr <= high else "A3"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .units import LabValueError, analyte as _analyte
+from .units import LabValueError, analyte as _analyte, find_unit, from_canonical
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,35 @@ def _bilirubin(v, uln, lln, baseline, **_):
     return (g, f"{_fmt(v / uln)} x ULN") if g else None
 
 
-def _anemia(v, uln, lln, baseline, **_):
-    # CTCAE v5.0 Anemia: G1 Hgb <LLN-10.0 g/dL; G2 <10.0-8.0 g/dL; G3 <8.0 g/dL (G4 life-threatening: clinical only).
-    g = _below(v, [(3, Decimal("8.0")), (2, Decimal("10.0")), (1, lln)])
-    return (g, f"Hgb {v} g/dL") if g else None
+def _decreased(label: str, columns: dict[str, tuple[tuple[int, str], ...]]):
+    """A "<LLN - a; <a - b; <b" grader with one column of limits per unit CTCAE prints (most severe first).
+
+    CTCAE gives some terms their own column for a unit (Anemia: g/dL, mmol/L, g/L). A value entered in such a unit
+    is graded with that column, not converted: 4.9 mmol/L Hgb is grade 2 by the mmol/L column ("<6.2 - 4.9")
+    although it converts to 7.9 g/dL. The canonical unit's column comes first.
+    """
+    bands = {unit: tuple((g, Decimal(limit)) for g, limit in limits) for unit, limits in columns.items()}
+
+    def grade(v, uln, lln, baseline, unit=None, **_):
+        unit = unit if unit in bands else next(iter(bands))
+        g = _below(v, [*bands[unit], (1, lln)])
+        return (g, f"{label} {v} {unit}") if g else None
+    grade.units = frozenset(bands)
+    return grade
+
+
+# CTCAE v5.0 Anemia: G1 Hgb <LLN-10.0 g/dL, <LLN-6.2 mmol/L, <LLN-100 g/L; G2 <10.0-8.0 g/dL, <6.2-4.9 mmol/L,
+# <100-80 g/L; G3 <8.0 g/dL, <4.9 mmol/L, <80 g/L (G4 life-threatening: clinical only).
+_anemia = _decreased("Hgb", {"g/dL": ((3, "8.0"), (2, "10.0")), "g/L": ((3, "80"), (2, "100")),
+                             "mmol/L": ((3, "4.9"), (2, "6.2"))})
+
+# CTCAE v5.0 Hypoglycemia: G1 <LLN-55 mg/dL, <LLN-3.0 mmol/L; G2 <55-40 mg/dL, <3.0-2.2 mmol/L;
+# G3 <40-30 mg/dL, <2.2-1.7 mmol/L; G4 <30 mg/dL, <1.7 mmol/L (the columns differ: 3.0 mmol/L is 54.0 mg/dL).
+_hypoglycemia = _decreased("glucose", {"mg/dL": ((4, "30"), (3, "40"), (2, "55")),
+                                       "mmol/L": ((4, "1.7"), (3, "2.2"), (2, "3.0"))})
+
+# CTCAE v5.0 Hypoalbuminemia: G1 <LLN-3 g/dL, <LLN-30 g/L; G2 <3-2 g/dL, <30-20 g/L; G3 <2 g/dL, <20 g/L.
+_hypoalbuminemia = _decreased("albumin", {"g/dL": ((3, "2"), (2, "3")), "g/L": ((3, "20"), (2, "30"))})
 
 
 def _platelets(v, uln, lln, baseline, **_):
@@ -113,12 +138,17 @@ def _neutrophils(v, uln, lln, baseline, **_):
     return (g, f"ANC {v} x10^3/uL") if g else None
 
 
-def _hyperkalemia(v, uln, lln, baseline, **_):
+def _potassium(v, uln, lln, baseline, **_):
     # CTCAE v5.0 Hyperkalemia: G1 >ULN-5.5 mmol/L; G2 >5.5-6.0; G3 >6.0-7.0; G4 >7.0 mmol/L.
     for grade, limit in ((4, Decimal("7.0")), (3, Decimal("6.0")), (2, Decimal("5.5")), (1, uln)):
         if limit is not None and v > limit:
-            return grade, f"K {v} mmol/L"
-    return None
+            return grade, f"K {v} mmol/L", "Hyperkalemia"
+    # CTCAE v5.0 Hypokalemia: G1 <LLN-3.0 mmol/L; G2 "Symptomatic with <LLN-3.0 mmol/L; intervention indicated";
+    # G3 <3.0-2.5; G4 <2.5 mmol/L. Graded by value, as CTCAE's numeric columns allow: <LLN-3.0 is grade 1, and
+    # grade 2 (symptoms, intervention) is the investigator's call when confirming the offered AE, since a number
+    # cannot tell it. (admiral's worst case, "assume symptomatic", would offer grade 2 for every low potassium.)
+    g = _below(v, [(4, Decimal("2.5")), (3, Decimal("3.0")), (1, lln)])
+    return (g, f"K {v} mmol/L", "Hypokalemia") if g else None
 
 
 def _fever(v, uln, lln, baseline, duration_hours=None, **_):
@@ -160,8 +190,9 @@ def _ckd(v, uln, lln, baseline, **_):
     return (g, f"eGFR {v}") if g else None
 
 
-# analyte -> (CTCAE v5.0 term, grader). Analytes absent here (UACR, HbA1c, glucose, cytokines) have no numeric
-# CTCAE grade: Hyperglycemia is graded clinically in v5.0, and UACR is albumin, not the protein CTCAE grades.
+# analyte -> (CTCAE v5.0 terms, grader); a grader returning a third item names which of its terms applies.
+# Analytes absent here (UACR, HbA1c, cytokines) have no numeric CTCAE grade, and glucose is graded low only:
+# Hyperglycemia is graded clinically in v5.0, and UACR is albumin, not the protein CTCAE grades.
 _GRADERS = {
     "creatinine": ("Creatinine increased", _creatinine),
     "egfr": ("Chronic kidney disease", _ckd),
@@ -172,7 +203,9 @@ _GRADERS = {
     "platelets": ("Platelet count decreased", _platelets),
     "wbc": ("White blood cell decreased", _wbc),
     "neutrophils": ("Neutrophil count decreased", _neutrophils),
-    "potassium": ("Hyperkalemia", _hyperkalemia),
+    "potassium": (("Hyperkalemia", "Hypokalemia"), _potassium),
+    "glucose": ("Hypoglycemia", _hypoglycemia),
+    "albumin": ("Hypoalbuminemia", _hypoalbuminemia),
     "temperature": ("Fever", _fever),
     "sbp": ("Hypertension", _hypertension(((3, Decimal(160)), (2, Decimal(140)), (1, Decimal(120))), "SBP")),
     "dbp": ("Hypertension", _hypertension(((3, Decimal(100)), (2, Decimal(90)), (1, Decimal(80))), "DBP")),
@@ -182,15 +215,28 @@ _GRADERS = {
 GRADED_ANALYTES = frozenset(_GRADERS)
 
 
-def ctcae_term(analyte: str) -> str | None:
-    """The CTCAE v5.0 term an analyte is graded under, or None if CTCAE grades it clinically or not at all."""
+def ctcae_terms(analyte: str) -> tuple[str, ...]:
+    """Every CTCAE v5.0 term an analyte may be graded under (potassium: Hyperkalemia and Hypokalemia)."""
     entry = _GRADERS.get(_analyte(analyte).name)
-    return entry[0] if entry else None
+    if entry is None:
+        return ()
+    return entry[0] if isinstance(entry[0], tuple) else (entry[0],)
+
+
+def ctcae_term(analyte: str) -> str | None:
+    """The (first) CTCAE v5.0 term an analyte is graded under, or None if CTCAE grades it clinically or not at all."""
+    terms = ctcae_terms(analyte)
+    return terms[0] if terms else None
 
 
 def grade_lab(analyte: str, value: float, *, uln: float | None = None, lln: float | None = None,
-              baseline: float | None = None, duration_hours: float | None = None) -> LabGrade | None:
+              baseline: float | None = None, duration_hours: float | None = None,
+              entered: tuple[float, str] | None = None) -> LabGrade | None:
     """The CTCAE v5.0 grade of one lab value in its canonical unit, or None when it meets no grade.
+
+    ``entered`` is (value, unit) as the lab reported it: where CTCAE prints its own column for that unit
+    (Hgb mmol/L, glucose mmol/L, albumin g/L) the value is graded with that column and the LLN converted to it,
+    so a value exactly at a printed threshold is graded as CTCAE says, not as its rounded conversion.
 
     ``baseline`` (same unit) enables the "x baseline" criteria; a baseline above ULN switches ALT, AST
     and bilirubin to their "if baseline was abnormal" rules. A grade whose lower band is "<LLN" or ">ULN"
@@ -204,11 +250,20 @@ def grade_lab(analyte: str, value: float, *, uln: float | None = None, lln: floa
     for label, ref in (("uln", uln), ("baseline", baseline)):
         if ref is not None and not ref > 0:
             raise ValueError(f"{label} must be > 0, not {ref!r}")
-    term, grader = entry
+    terms, grader = entry
+    unit = None
+    if entered is not None:
+        unit = find_unit(name, entered[1]).name
+        if unit in getattr(grader, "units", ()) and unit != _analyte(name).unit_si:
+            value = entered[0]
+            lln = None if lln is None else from_canonical(name, lln, unit)
+        else:
+            unit = None
     found = grader(_d(value), None if uln is None else _d(uln), None if lln is None else _d(lln),
-                   None if baseline is None else _d(baseline), duration_hours=duration_hours)
+                   None if baseline is None else _d(baseline), duration_hours=duration_hours, unit=unit)
     if found is None:
         return None
+    term = found[2] if len(found) > 2 else (terms if isinstance(terms, str) else terms[0])
     return LabGrade(term, found[0], found[1])
 
 
@@ -218,4 +273,4 @@ def grade_blood_pressure(sbp: float | None, dbp: float | None) -> LabGrade | Non
     return max(grades, key=lambda g: g.grade) if grades else None
 
 
-__all__ = ["LabGrade", "grade_lab", "grade_blood_pressure", "ctcae_term", "GRADED_ANALYTES", "LabValueError"]
+__all__ = ["LabGrade", "grade_lab", "grade_blood_pressure", "ctcae_term", "ctcae_terms", "GRADED_ANALYTES", "LabValueError"]

@@ -207,6 +207,7 @@ class LabResult:
     uln: float | None = None
     lln: float | None = None
     egfr: float | None = None
+    entered: tuple[float, str] | None = None  # (value, unit) as reported: CTCAE grades some units by their own column
 
 
 @dataclass(frozen=True)
@@ -350,7 +351,8 @@ def _check(rule, s: list[LabResult], i: int, baselines: dict[str, float], analyt
     if isinstance(rule, ChangeRule):
         return _check_change(rule, s, i, v, baselines.get(analyte))
     # CtcaeGradeRule
-    g = grade_lab(analyte, r.value_si, uln=r.uln, lln=r.lln, baseline=baselines.get(analyte))
+    g = grade_lab(analyte, r.value_si, uln=r.uln, lln=r.lln, baseline=baselines.get(analyte),
+                  entered=r.entered if r.analyte == analyte else None)
     if g is None or not _OPS[rule.operator](g.grade, rule.threshold):
         return False, ""
     if rule.worse_than_baseline and analyte in baselines:

@@ -120,7 +120,7 @@ def validate(data: dict, participant: dict, study: Study, tz: str, now: datetime
 
 def _as_result(r: dict) -> lab_rules.LabResult:
     return lab_rules.LabResult(r["id"], r["analyte"], r["value_si"], parse_datetime(r["collected_at"]),
-                               r["uln"], r["lln"], r["egfr"])
+                               r["uln"], r["lln"], r["egfr"], entered=(r["value"], r["unit"]))
 
 
 def _facts(p: dict) -> lab_rules.ParticipantFacts:
@@ -136,8 +136,14 @@ def public(r: dict) -> dict:
     out = {k: r[k] for k in PUBLIC_FIELDS}
     out["kdigo_stage"] = (g_stage(r["egfr"]) if r["egfr"] is not None else
                           g_stage(r["value_si"]) if r["analyte"] == "egfr" else
-                          a_stage(r["value_si"]) if r["analyte"] == "uacr" else None)
+                          uacr_stage(r) if r["analyte"] == "uacr" else None)
     return out
+
+
+def uacr_stage(r: dict) -> str:
+    """KDIGO A category with the column of the unit as reported (3 mg/mmol is A2, although 26.5 mg/g is A1)."""
+    unit = find_unit("uacr", r["unit"]).name
+    return a_stage(r["value"], unit) if unit == "mg/mmol" else a_stage(r["value_si"])
 
 
 def series(db: Database, subject_id: str, *, user: dict | None, analyte: str | None = None) -> list[dict]:
@@ -163,12 +169,13 @@ def series(db: Database, subject_id: str, *, user: dict | None, analyte: str | N
 def _grades(rec: dict, baselines: dict[str, float], egfr_lln: float | None, with_baseline: bool):
     """[(grade now, grade of the baseline value)] for the analyte and, for a creatinine, its eGFR."""
     out = []
-    candidates = [(rec["analyte"], rec["value_si"], rec["uln"], rec["lln"])]
+    # The value as reported goes with it: CTCAE's own column for a unit grades it (CTCAE v5.0 Anemia mmol/L).
+    candidates = [(rec["analyte"], rec["value_si"], rec["uln"], rec["lln"], (rec["value"], rec["unit"]))]
     if rec.get("egfr") is not None:
-        candidates.append(("egfr", rec["egfr"], None, egfr_lln))
-    for analyte, value, uln, lln in candidates:
+        candidates.append(("egfr", rec["egfr"], None, egfr_lln, None))
+    for analyte, value, uln, lln, entered in candidates:
         base = baselines.get(analyte) if with_baseline else None
-        now_grade = grade_lab(analyte, value, uln=uln, lln=lln, baseline=base)
+        now_grade = grade_lab(analyte, value, uln=uln, lln=lln, baseline=base, entered=entered)
         if now_grade is not None:
             base_grade = grade_lab(analyte, base, uln=uln, lln=lln) if base is not None else None
             out.append((now_grade, base_grade))

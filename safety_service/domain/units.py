@@ -104,6 +104,11 @@ _ANALYTES = (
         Unit("g/L", _d("0.1")),
         Unit("mmol/L", 1 / _d("0.6206")),
     ), (1.0, 25.0)),
+    # Serum albumin: 1 g/dL = 10 g/L (CTCAE v5.0 Hypoalbuminemia prints both columns: 3 g/dL = 30 g/L).
+    Analyte("albumin", "Serum albumin", (
+        Unit("g/dL"),
+        Unit("g/L", _d("0.1")),
+    ), (0.5, 8.0)),
     Analyte("platelets", "Platelets", _COUNT_UNITS, (1.0, 3000.0)),
     Analyte("wbc", "White blood cells", _COUNT_UNITS, (0.0, 500.0)),
     Analyte("neutrophils", "Neutrophils", _COUNT_UNITS, (0.0, 300.0)),

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from ..clock import parse_datetime
 from ..domain import labs, participants
-from ..domain.egfr import a_stage, g_stage
+from ..domain.egfr import g_stage
 from ..domain.errors import Conflict, InvalidInput
 from ..domain.labs_import import ImportRefused, import_labs
 from ..domain.units import ANALYTES
@@ -44,13 +44,14 @@ def lab_panel(p: dict) -> dict:
                for r in labs.stored_series(db, p["id"])]
     egfrs = [r["egfr"] if r["analyte"] == "creatinine" else r["value_si"] for r in results
              if r["analyte"] == "egfr" or (r["analyte"] == "creatinine" and r["egfr"] is not None)]
-    uacrs = [r["value_si"] for r in results if r["analyte"] == "uacr"]
+    uacrs = [r for r in results if r["analyte"] == "uacr"]
     offers = [dict(o, form_url=ae_form_url(o)) for o in labs.open_offers(db, p["subject_id"])]
     pending = [dict(x, confirm_from_local=_local(x["confirm_from"].isoformat())[:10])
                for x in labs.pending_confirmations(db, p, rulebook().lab_rules, now())]
     return {"results": results, "offers": offers, "pending": pending,
             "latest_egfr": shown(egfrs[-1]) if egfrs else None, "g_stage": g_stage(egfrs[-1]) if egfrs else None,
-            "latest_uacr": shown(uacrs[-1]) if uacrs else None, "a_stage": a_stage(uacrs[-1]) if uacrs else None}
+            "latest_uacr": shown(uacrs[-1]["value_si"]) if uacrs else None,
+            "a_stage": labs.uacr_stage(uacrs[-1]) if uacrs else None}
 
 
 @bp.app_context_processor
