@@ -69,6 +69,30 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("labs.lab_import", "POST"): CLINICAL | {ADMIN},
     ("api_labs.lab_index", "GET"): EVERYONE,
     ("api_labs.lab_create", "POST"): CLINICAL,
+    # con-meds and medical history (issue 14): everyone reads (site-scoped), the site team enters and amends
+    ("history.conmed_new", "GET"): CLINICAL,
+    ("history.conmed_new", "POST"): CLINICAL,
+    ("history.conmed_amend", "GET"): CLINICAL,
+    ("history.conmed_amend", "POST"): CLINICAL,
+    ("history.conmed_entered_in_error", "POST"): CLINICAL,
+    ("history.mh_new", "GET"): CLINICAL,
+    ("history.mh_new", "POST"): CLINICAL,
+    ("history.mh_amend", "GET"): CLINICAL,
+    ("history.mh_amend", "POST"): CLINICAL,
+    ("history.mh_entered_in_error", "POST"): CLINICAL,
+    ("history.import_page", "GET"): CLINICAL | {ADMIN},
+    ("history.import_page", "POST"): CLINICAL | {ADMIN},
+    ("history.ae_treatments", "POST"): CLINICAL,
+    ("api_history.conmed_index", "GET"): EVERYONE,
+    ("api_history.conmed_create", "POST"): CLINICAL,
+    ("api_history.conmed_show", "GET"): EVERYONE,
+    ("api_history.conmed_amend", "PATCH"): CLINICAL,
+    ("api_history.medical_history_index", "GET"): EVERYONE,
+    ("api_history.medical_history_create", "POST"): CLINICAL,
+    ("api_history.medical_history_show", "GET"): EVERYONE,
+    ("api_history.medical_history_amend", "PATCH"): CLINICAL,
+    ("api_history.treatments_show", "GET"): EVERYONE,
+    ("api_history.treatments_set", "PUT"): CLINICAL,
     # alerts: seen by those who act on them and by oversight; acted on by the investigator and safety officer
     ("alerts.inbox", "GET"): {INVESTIGATOR, OFFICER, AUDITOR, ADMIN},
     ("alerts.detail", "GET"): {INVESTIGATOR, OFFICER, AUDITOR, ADMIN},
@@ -108,6 +132,7 @@ SAMPLE_ARGS = {
     "outbox_id": 1,
     "term_or_code": "Nausea",
     "fmt": "csv",
+    "record_id": 1,  # a con-med or medical history entry (none stored: the views answer 404 past the guard)
 }
 
 

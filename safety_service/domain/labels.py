@@ -22,6 +22,11 @@ LABELS: dict[str, dict[str, str]] = {
     "participant_status": {"active": "Active", "withdrawn": "Withdrawn (consent withdrawn)",
                            "lost_to_follow_up": "Lost to follow-up", "died": "Died", "completed": "Completed"},
     "sex": {"F": "Female", "M": "Male"},
+    # con-med routes (domain/history/conmeds.ROUTES holds their CDISC ROUTE submission values)
+    "route": {"oral": "Oral", "intravenous": "Intravenous", "subcutaneous": "Subcutaneous",
+              "intramuscular": "Intramuscular", "topical": "Topical", "transdermal": "Transdermal",
+              "inhalation": "Inhalation", "sublingual": "Sublingual", "rectal": "Rectal", "nasal": "Nasal",
+              "ophthalmic": "Ophthalmic"},
 }
 # The same vocabulary under the field names the AE record uses.
 FIELD_VOCABULARY = {"relatedness_product": "relatedness", "relatedness_procedure": "relatedness"}

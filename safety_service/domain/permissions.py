@@ -23,6 +23,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lab.view": ALL,
     "lab.create": CLINICAL,
     "lab.import": CLINICAL | {"admin"},
+    # con-meds and medical history (issue 14): read as participants are, entered and amended by the site team
+    "history.view": ALL,
+    "history.enter": CLINICAL,
+    "history.import": CLINICAL | {"admin"},
     "alert.view": frozenset({"safety_officer", "investigator", "admin", "auditor"}),
     "alert.acknowledge": frozenset({"safety_officer", "investigator"}),
     "alert.resolve": frozenset({"safety_officer", "investigator"}),

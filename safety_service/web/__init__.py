@@ -35,6 +35,8 @@ BLUEPRINTS = [
     "safety_service.web.dashboard",
     "safety_service.web.exports",
     "safety_service.web.audit_pages",
+    "safety_service.web.api_history",  # con-meds, medical history, treatment given (issue 14)
+    "safety_service.web.history",
 ]
 
 

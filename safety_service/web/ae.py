@@ -67,9 +67,13 @@ def new(subject_id):
     if request.method == "POST":
         form = form_payload(request.form)
         try:
-            ae = adverse_events.create(db, {**form, "subject_id": subject_id}, catalogue=catalogue(), study=study(),
-                                       tz=tz(), actor=g.user, now=now())
+            # "Treatment given" (con-meds linked to the AE, issue 14) is saved in the AE's transaction.
+            from ..domain.history import treatments
+            ae = treatments.create_ae_with(db, lambda: adverse_events.create(
+                db, {**form, "subject_id": subject_id}, catalogue=catalogue(), study=study(), tz=tz(), actor=g.user,
+                now=now()), request.form.getlist("treatment_given"), actor=g.user, now=now())
         except InvalidInput as e:
+            form["treatment_given"] = [int(i) for i in request.form.getlist("treatment_given") if i.isdigit()]
             return _form_page("ae/form.html", form=form, errors=e.fields, status=422, p=p, mode="new")
         flash(f"AE #{ae['seq']} {ae['term']} grade {ae['grade']} recorded for {subject_id}."
               + (" SAE: the 24-hour report clock is running." if ae["serious"] else ""), "success")

@@ -70,3 +70,13 @@ def set_for_ae(db: Database, ae_id: int, conmed_ids, *, actor: dict, now: dateti
                      entity_id=ae["id"], at=now, reason=reason,
                      changes={"treatment_given": ([name[i] for i in before], [name[i] for i in wanted])})
         return for_ae(db, ae["id"])
+
+
+def create_ae_with(db: Database, create, conmed_ids, *, actor: dict, now: datetime) -> dict:
+    """The AE form's save: ``create()`` (the AE module's create) and the AE's treatment given commit together,
+    so an AE is never stored with half of what the nurse ticked. Raises what either raises; nothing written."""
+    with atomic(db):
+        ae = create()
+        if conmed_ids:
+            set_for_ae(db, ae["id"], conmed_ids, actor=actor, now=now)
+    return ae
