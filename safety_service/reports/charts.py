@@ -1,5 +1,6 @@
-"""Figures for the signal pages and the DSMB report: matplotlib ``Figure`` objects (never pyplot's global state),
-saved as SVG for pages and PNG for the PDF, byte-identical for the same data (fixed hash salt, no dates).
+"""Figures for the DSMB report PDF: matplotlib ``Figure`` objects (never pyplot's global state),
+saved as PNG, byte-identical for the same data (no dates). The pages draw the same figures as hand-built SVG
+(charts/signals.py): matplotlib is for print only.
 """
 from __future__ import annotations
 
@@ -14,20 +15,11 @@ from ..domain.stopping import Position, StoppingRule
 
 # Okabe-Ito, as in static/style.css
 BLUE, ORANGE, VERMILION, GREEN, GREY = "#0072b2", "#e69f00", "#d55e00", "#009e73", "#5b6876"
-_RC = {"svg.hashsalt": "safety-service", "svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 9}
+_RC = {"font.family": "DejaVu Sans", "font.size": 9}
 
 
 def _figure(width: float = 7.0, height: float = 3.2) -> Figure:
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def svg(fig: Figure) -> str:
-    """The figure as an SVG document; the same figure gives the same text (no date, fixed ids)."""
-    buf = io.StringIO()
-    with matplotlib.rc_context(_RC):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    text = buf.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype so it can be inlined in HTML
 
 
 def png(fig: Figure, dpi: int = 110) -> bytes:

@@ -52,40 +52,45 @@ def enrolment(cut: DataCut, study: Study) -> dict:
             "max_follow_up_months": round(max(months), 1) if months else None}
 
 
-def _render(image: str | None):
-    """The figure writer for the target: SVG text for pages, PNG bytes for the PDF, none for data only."""
-    from . import charts  # matplotlib: imported when a figure is drawn, never at start-up
+def _figures(image: str | None):
+    """(draw, finish) for the target: hand-built SVG charts for pages (charts/signals.py), matplotlib PNG for the
+    PDF (reports/charts.py, imported only then), none for data only. Each draw function has the same arguments."""
+    if image == "svg":
+        from ..charts import signals as draw
 
-    return {"svg": charts.svg, "png": charts.png, None: (lambda fig: None)}[image]
+        return draw, (lambda chart: chart)
+    if image == "png":
+        from . import charts as draw
+
+        return draw, draw.png
+    if image is None:
+        return None, None
+    raise ValueError(f"image: unknown figure target {image!r}")
 
 
 def stopping_section(cut: DataCut, rules: stopping.SafetyRules, image: str | None = "svg") -> list[dict]:
     """Per stopping rule: its position at the cut-off, its boundary table and the two figures."""
-    from . import charts
-
-    render = _render(image)
+    draw, finish = _figures(image)
     out = []
     for rule in rules.rules:
         pos = stopping.position(rule, cut.participants, cut.aes, cut.as_of, cut.tz)
         table = stopping.boundary(rule)
         out.append({"rule": rule, "position": pos, "boundary": table,
-                    "posterior_figure": render(charts.posterior_over_time(rule, pos)),
-                    "boundary_figure": render(charts.boundary_chart(rule, table, pos))})
+                    "posterior_figure": finish(draw.posterior_over_time(rule, pos)) if draw else None,
+                    "boundary_figure": finish(draw.boundary_chart(rule, table, pos)) if draw else None})
     return out
 
 
 def change_section(cut: DataCut, image: str | None = "svg") -> dict:
     """Change from baseline per analyte and visit, missing visits, eGFR slopes, one figure per analyte."""
-    from . import charts
-
-    render = _render(image)
+    draw, finish = _figures(image)
     baselines = cfb.baselines_from_labs(cut.labs, cut.participants)
     expected = cfb.expected_from_schedules(cut.schedules)
     rows = cfb.change_from_baseline(cut.labs, baselines, expected, now=cut.as_of)
     slopes = cfb.egfr_slopes(cut.labs, cut.participants, now=cut.as_of)
-    return {"rows": rows, "slopes": slopes, "slope_summary": cfb.slope_summary(slopes),
-            "figures": {a: render(charts.change_chart(a, rows)) for a in cfb.ANALYTES
-                        if any(r.analyte == a and r.n for r in rows)}}  # no figure without a single pair
+    figures = {} if draw is None else {a: finish(draw.change_chart(a, rows)) for a in cfb.ANALYTES
+                                       if any(r.analyte == a and r.n for r in rows)}  # no figure without a pair
+    return {"rows": rows, "slopes": slopes, "slope_summary": cfb.slope_summary(slopes), "figures": figures}
 
 
 def sae_narratives(cut: DataCut) -> list[dict]:
