@@ -42,9 +42,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     clock = cfg.get("CLOCK") or Clock()
     app.extensions["clock"] = clock
     app.extensions["rulebook"] = load_rulebook(cfg["RULES_DIR"])
+    from .domain.audit import seal_legacy, use_keys
+    from .settings import audit_keys
+    use_keys(cfg["DATABASE"], audit_keys(cfg))  # before anything below writes an audit entry
     db = dbmod.connect(cfg["DATABASE"])
     try:
         migrations.apply(db)
+        seal_legacy(db, clock.now())  # entries chained before keying (issue 15) end in a keyed one
         record_rule_changes(db, app.extensions["rulebook"], clock.now())
     finally:
         db.conn.close()

@@ -97,13 +97,26 @@ def audit_group():
 
 
 @audit_group.command("verify")
+@click.option("--anchor", "anchor_text", default=None, metavar="ID:HASH",
+              help="An anchor printed earlier (export, digest, `safety audit anchor`): fail if the trail was cut "
+                   "short or rebuilt after it.")
 @with_appcontext
-def audit_verify():
-    """Check the hash chain; exit 1 naming the first broken entry."""
-    result = audit.verify(app_db())
+def audit_verify(anchor_text):
+    """Check the keyed hash chain and the current AE and lab rows; exit 1 naming the first problem."""
+    try:
+        result = audit.verify(app_db(), anchor=anchor_text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--anchor") from None
     click.echo(result.describe())
     if not result.ok:
         sys.exit(1)
+
+
+@audit_group.command("anchor")
+@with_appcontext
+def audit_anchor():
+    """Print the chain's head as ID:HASH: keep it (it is also in every export and digest) to check later."""
+    click.echo(audit.anchor(app_db()))
 
 
 @click.command("backup")

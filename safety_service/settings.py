@@ -60,6 +60,8 @@ class Setting:
 SETTINGS: list[Setting] = [
     Setting("DATABASE", None, "Path of the SQLite database file (default: instance/safety.db)."),
     Setting("SECRET_KEY", None, "Key signing sessions and CSRF tokens (default: a random key kept in instance/secret_key)."),
+    Setting("AUDIT_KEY", None, "Key of the audit chain's HMAC, kept outside the database; several comma-separated: the "
+            "first chains new entries, the others verify older ones (default: a random key kept in instance/audit_key)."),
     Setting("RULES_DIR", None, "Folder of the study's rules files (default: rules/ of the project)."),
     Setting("TIMEZONE", "Europe/Berlin", "The study's time zone: local dates, SAE clocks shown, digest times.", _timezone),
     Setting("SMTP_HOST", "", "SMTP server; empty keeps mail in the outbox, readable by admins in the web UI."),
@@ -140,3 +142,17 @@ def resolve_paths(cfg: dict[str, Any], instance_path: Path) -> None:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))
         cfg["SECRET_KEY"] = key_file.read_text().strip()
+    if not cfg.get("AUDIT_KEY"):
+        # Beside the secret key, never in the database: whoever can write the file cannot re-chain the audit trail.
+        # One key a line: the first chains new entries, later lines are retired keys kept to verify older entries.
+        key_file = instance_path / "audit_key"
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+        cfg["AUDIT_KEY"] = ",".join(line.strip() for line in key_file.read_text().splitlines() if line.strip())
+
+
+def audit_keys(cfg: dict[str, Any]) -> list[str]:
+    """The audit keyring from AUDIT_KEY: current key first."""
+    return [k.strip() for k in str(cfg.get("AUDIT_KEY") or "").split(",") if k.strip()]
