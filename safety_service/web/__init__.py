@@ -37,6 +37,7 @@ BLUEPRINTS = [
     "safety_service.web.audit_pages",
     "safety_service.web.api_history",  # con-meds, medical history, treatment given (issue 14)
     "safety_service.web.history",
+    "safety_service.web.display",  # template filters num/cells and the label global (no routes; issue 16)
 ]
 
 
