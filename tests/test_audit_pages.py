@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -24,7 +25,8 @@ def trail(db, people, enrol, clock):
 
 def entry_ids(html: str) -> list[int]:
     body = html.split('id="audit-entries"')[1].split("</table>")[0]
-    return [int(cell.split("</td>")[0]) for cell in body.split("<tr>\n      <td>")[1:]]
+    # one row per change; its entries' ids in data-entries, newest first
+    return [int(i) for ids in re.findall(r'data-entries="([^"]+)"', body) for i in ids.split()]
 
 
 def test_it_lists_the_newest_entries_first(web, trail):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template, request
 
-from ..domain import audit
+from ..domain import audit, audit_view
 from ..domain.errors import InvalidInput
 from ..exports import audit_trail, service
 from .context import get_db, now, study
@@ -18,17 +18,22 @@ bp = Blueprint("audit_pages", __name__)
 @requires("audit.view")
 def index():
     errors, f = {}, {}
+    db = get_db()
     try:
         f = audit_trail.parse_browse(request.args)
     except InvalidInput as e:
         errors = e.fields
-    db = get_db()
+    named = audit_view.resolve_record(db, f.get("entity_id"))
+    if named:  # "S01-003-AE2", the name on every page, finds that AE's entries
+        f = {**f, "entity": named[0], "entity_id": named[1]}
     entries = audit_trail.search(db, f, limit=audit_trail.PAGE_SIZE + 1)
     more = len(entries) > audit_trail.PAGE_SIZE
     entries = entries[: audit_trail.PAGE_SIZE]
     older = {**{k: v for k, v in request.args.items() if k != "before"}, "before": entries[-1]["id"]} \
         if more and entries else None
-    return render_template("audit/index.html", entries=entries, form=request.args, errors=errors, older=older,
+    changes = audit_view.group_changes(entries)
+    return render_template("audit/index.html", entries=entries, changes=changes, form=request.args, errors=errors,
+                           older=older, names=audit_view.record_names(db, changes),
                            **audit_trail.choices(db)), (422 if errors else 200)
 
 

@@ -93,12 +93,9 @@ def dsmb_pdf():
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+# `num` (numbers with a given precision) is web/display.py's, shared by every page.
 @bp.app_template_filter("pct")
 def _pct(v, digits: int = 1) -> str:
     return "—" if v is None else f"{100 * v:.{digits}f} %"
 
-
-@bp.app_template_filter("num")
-def _num(v, digits: int = 2) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"
 

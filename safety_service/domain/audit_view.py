@@ -1,0 +1,73 @@
+"""The audit trail as people read it: one row per change (its fields together), the record named as on its page.
+
+The trail stores one entry per field (ICH E6(R2) 4.9.0 / 21 CFR 11.10(e): who, when, old and new value, why);
+an amendment of five fields is five entries with the same instant, actor, action, record and reason. The browser
+shows them as one change, names the record the way every page does (an AE is S01-003-AE2, never its row id) and
+links to it. ``resolve_record`` reads that name back, so the filter accepts what people see.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from sqlite_utils import Database
+
+from ..db import row
+from .adverse_events import display_id
+
+AE_NAME = re.compile(r"^\s*(S\d{2}-\d{3})-AE(\d+)\s*$", re.IGNORECASE)
+SAME_CHANGE = ("at", "actor", "action", "entity", "entity_id", "reason")
+
+
+def group_changes(entries: Iterable[dict]) -> list[dict]:
+    """Consecutive entries of one change -> one dict with ``fields``: [{"field", "old_value", "new_value"}]."""
+    out: list[dict] = []
+    for e in entries:
+        last = out[-1] if out else None
+        if last and all(last[k] == e[k] for k in SAME_CHANGE):
+            last["ids"].append(e["id"])
+        else:
+            last = {**{k: e[k] for k in SAME_CHANGE}, "id": e["id"], "ids": [e["id"]], "fields": []}
+            out.append(last)
+        if e.get("field"):
+            last["fields"].append({"field": e["field"], "old_value": e["old_value"], "new_value": e["new_value"]})
+    return out
+
+
+def resolve_record(db: Database, text: str | None) -> tuple[str, str] | None:
+    """"S01-003-AE2" -> ("adverse_event", "46"); None when the text is not an AE name or names no AE."""
+    m = AE_NAME.match(text or "")
+    if not m:
+        return None
+    found = row(db, "SELECT id FROM adverse_events WHERE subject_id = ? AND seq = ?", (m.group(1).upper(), int(m.group(2))))
+    return ("adverse_event", str(found["id"])) if found else None
+
+
+def record_names(db: Database, changes: list[dict]) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(entity, entity_id) -> (name people read, path of its page or None), for the records in ``changes``."""
+    wanted = {(c["entity"], str(c["entity_id"])) for c in changes if c["entity_id"] is not None}
+    out: dict[tuple[str, str], tuple[str, str | None]] = {}
+    ae_ids = [int(i) for e, i in wanted if e == "adverse_event" and i.isdigit()]
+    if ae_ids:
+        marks = ",".join("?" * len(ae_ids))
+        for ae in db.query(f"SELECT id, subject_id, seq FROM adverse_events WHERE id IN ({marks})", ae_ids):
+            out[("adverse_event", str(ae["id"]))] = (display_id(ae), f"/ae/{ae['id']}")
+    lab_ids = [int(i) for e, i in wanted if e == "lab" and i.isdigit()]
+    if lab_ids:
+        marks = ",".join("?" * len(lab_ids))
+        for lab in db.query(f"SELECT l.id, p.subject_id FROM labs l JOIN participants p ON p.id = l.participant_id"
+                            f" WHERE l.id IN ({marks})", lab_ids):
+            out[("lab", str(lab["id"]))] = (f"{lab['subject_id']} lab result {lab['id']}",
+                                            f"/participants/{lab['subject_id']}#lab-series")
+    for entity, i in wanted:
+        if (entity, i) in out:
+            continue
+        if entity == "participant":
+            out[(entity, i)] = (i, f"/participants/{i}")
+        elif entity == "alert":
+            out[(entity, i)] = (f"Alert {i}", f"/alerts/{i}")
+        elif entity == "outbox":
+            out[(entity, i)] = (f"Mail {i}", f"/outbox/{i}")
+        else:
+            out[(entity, i)] = (i, None)
+    return out
