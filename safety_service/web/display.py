@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..domain import numbers
+from ..domain.adverse_events import display_id
 from ..domain.labels import choices, label
 
 bp = Blueprint("display", __name__)
@@ -16,3 +17,4 @@ bp.add_app_template_filter(numbers.number, "num")     # {{ v|num(1) }}, {{ r.val
 bp.add_app_template_filter(numbers.cells, "cells")    # {{ p.dose_cells|cells }} -> 1.1 × 10⁸
 bp.add_app_template_global(label, "label")            # {{ label('outcome', ae.outcome) }} -> "Not recovered/not resolved"
 bp.add_app_template_global(choices, "label_choices")  # [(code, label), ...] for a select or radio group
+bp.add_app_template_global(display_id, "ae_name")      # {{ ae_name(ae) }} -> S01-003-AE2, the one name of an AE
