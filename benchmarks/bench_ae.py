@@ -96,13 +96,59 @@ def bench_create(n: int) -> dict:
             "list_all_and_min_grade_3_ms": round(list_s * 1000, 1), "listed": len(listed), "severe": len(severe)}
 
 
+def bench_serious_growth(sizes: list[int], saves: int = 20) -> dict:
+    """A serious grade-3 save (the stopping-rule and cluster checks run inside it, as through the web app) as the
+    AE table grows: the median of ``saves`` saves at each size. Issue 18: within 1.5x from 20 to 10,000 AEs."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"TESTING": True, "DATABASE": f"{tmp}/s.db", "INSTANCE_PATH": f"{tmp}/i",
+                          "SECRET_KEY": "bench", "CLOCK": FixedClock(NOW)})
+        rb, tz = app.extensions["rulebook"], app.config["TIMEZONE"]
+        db = connect(app.config["DATABASE"])
+        nurse = users.create(db, email="nurse@bench.example", role="nurse", site="S01", password="bench-password-1",
+                             now=NOW)
+        subjects = [participants.create(db, {"subject_id": f"S01-{i + 1:03d}", "site": "S01", "sex": "FM"[i % 2],
+                                             "birth_date": "1968-03-02", "weight_kg": 75, "consent_on": "2026-01-05",
+                                             "enrolled_on": "2026-01-06",
+                                             "injection_at": "2026-01-12T09:30:00+00:00"},
+                                        study=rb.study, tz=tz, actor=nurse, now=NOW)["subject_id"] for i in range(200)]
+        rng, made = random.Random(11), 0
+        for size in sizes:
+            while made < size:  # filler: ordinary AEs saved through the domain (no app context: no checks)
+                term, grade = TERMS[made % len(TERMS)]
+                adverse_events.create(db, {"subject_id": subjects[made % len(subjects)], "term": term, "grade": grade,
+                                           "verbatim": f"filler {made}", "relatedness_product": "unlikely",
+                                           "relatedness_procedure": "unlikely", "outcome": "recovering",
+                                           "onset": (datetime(2026, 1, 12) + timedelta(days=rng.randint(0, 150)))
+                                           .date().isoformat()}, catalogue=rb.ctcae, study=rb.study, tz=tz,
+                                      actor=nurse, now=NOW)
+                made += 1
+            times = []
+            with app.app_context():
+                for k in range(saves):
+                    data = {"subject_id": subjects[k % len(subjects)], "term": "Hematuria", "grade": 3,
+                            "serious": True, "seriousness": ["hospitalization"], "verbatim": f"serious at {size}",
+                            "relatedness_product": "unlikely", "relatedness_procedure": "unlikely",
+                            "outcome": "recovering", "onset": "2026-03-01"}
+                    start = time.perf_counter()
+                    adverse_events.create(db, data, catalogue=rb.ctcae, study=rb.study, tz=tz, actor=nurse, now=NOW)
+                    times.append(time.perf_counter() - start)
+            made += saves
+            out[f"serious_save_ms_at_{size}"] = round(statistics.median(times) * 1000, 2)
+        db.conn.close()
+    out["serious_save_growth_ratio"] = round(out[f"serious_save_ms_at_{sizes[-1]}"] / out[f"serious_save_ms_at_{sizes[0]}"], 2)
+    return out
+
+
 def main() -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--aes", type=int, default=2000)
+    parser.add_argument("--growth", default="20,1000,10000", help="table sizes for the serious-save growth figure")
     args = parser.parse_args()
     from safety_service.domain.ctcae import load_catalogue
     out = {"python": platform.python_version(), "machine": platform.machine(),
-           **bench_search(load_catalogue(ROOT / "rules" / "ctcae.toml")), **bench_create(args.aes)}
+           **bench_search(load_catalogue(ROOT / "rules" / "ctcae.toml")), **bench_create(args.aes),
+           **bench_serious_growth([int(s) for s in args.growth.split(",")])}
     (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
     (ROOT / "benchmarks" / "results" / "ae.json").write_text(json.dumps(out, indent=2) + "\n")
     for k, v in out.items():

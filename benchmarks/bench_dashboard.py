@@ -45,10 +45,37 @@ def figures(ms: list[float]) -> dict:
     return {"median_ms": round(statistics.median(ms), 1), "min_ms": round(min(ms), 1), "max_ms": round(max(ms), 1)}
 
 
+def signal_pages(participants: int, repeat: int) -> dict:
+    """The signal pages on a demo study of ``participants`` (the demo's own size by default), warm."""
+    home = Path(tempfile.mkdtemp(prefix="bench-signals-"))
+    app = create_app({"TESTING": True, "DATABASE": str(home / "safety.db"), "INSTANCE_PATH": str(home / "instance"),
+                      "CLOCK": FixedClock(NOW), "SECRET_KEY": "bench"})
+    saved, demo.N_PARTICIPANTS = demo.N_PARTICIPANTS, participants
+    db = connect(app.config["DATABASE"])
+    accounts = demo.load_demo(db, app.extensions["rulebook"], app.config, now=NOW)
+    demo.N_PARTICIPANTS = saved
+    officer = next(a for a in accounts if a["role"] == "safety_officer")
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"email": officer["email"], "password": officer["password"], "csrf_token": token})
+
+    def get(url):
+        assert client.get(url).status_code == 200, url
+
+    out = {"signals_demo_participants": participants}
+    for key, url in (("signals_page", "/signals/"), ("signals_change_page", "/signals/change"),
+                     ("signals_dsmb_page", "/signals/dsmb")):
+        get(url)  # warm: templates compiled, scipy imported
+        out[key] = figures(timed(lambda: get(url), repeat))
+    db.conn.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--participants", type=int, default=500)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--signals-participants", type=int, default=30, help="the demo's size, for the signal pages")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     app = create_app({"TESTING": True, "DATABASE": str(home / "safety.db"), "INSTANCE_PATH": str(home / "instance"),
@@ -88,8 +115,10 @@ def main() -> None:
         "dashboard_bytes": sizes["/dashboard"],
         "python": platform.python_version(), "machine": platform.machine(),
     }
+    results.update(signal_pages(args.signals_participants, args.repeat))
     print(f"cohort: {args.participants} participants, rows {counts}, demo loaded in {results['demo_load_s']} s")
-    for key in ("dashboard_page", "dashboard_build", "participant_page", "home_page"):
+    for key in ("dashboard_page", "dashboard_build", "participant_page", "home_page", "signals_page",
+                "signals_change_page", "signals_dsmb_page"):
         f = results[key]
         print(f"{key:17} median {f['median_ms']:8.1f} ms   min {f['min_ms']:8.1f}   max {f['max_ms']:8.1f}"
               f"   ({args.repeat} runs)")

@@ -29,10 +29,33 @@ BENCHMARKS = {
     "ae": ("bench_ae.py", ["--aes", "200"]),
     "mail": ("bench_mail.py", ["--participants", "500", "--mails", "200"]),
     "signals": ("bench_signals.py", ["--repeat", "1"]),
+    "startup": ("bench_startup.py", ["--repeat", "2"]),
 }
 TIMEOUT_S = 1800
 AE_CREATE_P99_TARGET_MS = 100  # issue 9: p99 of AE creation under 100 ms on these 2-core machines
 SKIP_KEYS = {"python", "machine", "statuses", "cpus"}
+# The speed targets (issue 18 and the formats' issues): (benchmark, dotted figure, "<" or "<=", target, what).
+# `make bench` ends with one pass/miss line each; a figure a benchmark did not produce is "not measured".
+TARGETS = [
+    ("startup", "help_ms", "<", 500, "`safety --help` (ms)"),
+    ("startup", "token_create_ms", "<", 500, "`safety token create` (ms)"),
+    ("startup", "check_empty_ms", "<", 1000, "`safety check` fixed cost (ms)"),
+    ("startup", "mail_send_empty_ms", "<", 1000, "`safety mail send` fixed cost (ms)"),
+    ("startup", "digest_empty_ms", "<", 1000, "`safety digest` fixed cost (ms)"),
+    ("dashboard", "signals_page.median_ms", "<", 100, "/signals/ on the demo, warm (ms)"),
+    ("dashboard", "signals_change_page.median_ms", "<", 100, "/signals/change on the demo, warm (ms)"),
+    ("dashboard", "signals_dsmb_page.median_ms", "<", 100, "/signals/dsmb on the demo, warm (ms)"),
+    ("dashboard", "dashboard_page.median_ms", "<", 100, "dashboard, 500 participants (ms)"),
+    ("http", "load_ae_create_p99_ms", "<", 100, "AE create p99, 8 clients (ms)"),
+    ("http", "load_pages_p99_max_ms", "<", 300, "worst other route p99, 8 clients (ms)"),
+    ("ae", "serious_save_growth_ratio", "<=", 1.5, "serious AE save, 10,000 vs 20 AEs (x)"),
+    ("check", "ratio_steady_state_vs_scan", "<", 5, "`safety check` steady state vs one SQL scan (x)"),
+    ("exports", "csv_vs_dump", "<", 2, "CSV of 100,000 AEs vs sqlite3 dump (x)"),
+    ("exports", "xpt_vs_dump", "<", 2, "XPT of 100,000 AEs vs sqlite3 dump (x)"),
+    ("signals", "dsmb_pdf_ms", "<", 3000, "DSMB PDF, 300 participants (ms)"),
+    ("odm", "odm_vs_dump", "<", 2, "ODM of 100,000 AEs vs sqlite3 dump (x)"),
+    ("sdtm", "package_vs_dump", "<", 3, "SDTM package, 1,000 participants vs sqlite3 dump (x)"),
+]
 
 
 def flatten(data, prefix: str = "") -> list[tuple[str, object]]:
@@ -95,6 +118,27 @@ def headline(results: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def _figure(results: dict, name: str, key: str):
+    figures = results.get(name, {}).get("figures") or {}
+    if name == "http" and key == "load_pages_p99_max_ms" and "routes" in figures:
+        p99 = [r["p99_ms"] for label, r in figures["routes"].items() if label != "POST /api/v1/adverse-events"]
+        return max(p99) if p99 else None
+    return dict(flatten(figures)).get(key)
+
+
+def verdicts(results: dict) -> list[tuple[str, str]]:
+    """One line per target: the figure, the target, and whether it is met."""
+    rows = []
+    for name, key, op, target, what in TARGETS:
+        value = _figure(results, name, key)
+        if value is None:
+            rows.append((what, f"not measured ({name}: {key})"))
+            continue
+        ok = value < target if op == "<" else value <= target
+        rows.append((what, f"{value} (target {op} {target}): {'meets' if ok else 'MISSES'}"))
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="", help="comma-separated names: " + ", ".join(BENCHMARKS))
@@ -128,9 +172,14 @@ def main() -> int:
         for key, value in flatten(r["figures"]):
             print(f"  {name:10} {key:60} {value}")
         print(f"  {name:10} {'(benchmark wall time, s)':60} {r['seconds']}")
+    print("-" * 100)
+    print(f"  Targets (load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    for label, value in verdicts(results):
+        print(f"  {label:60} {value}")
     print("=" * 100)
 
-    summary = {"quick": args.quick, "cpus": os.cpu_count(), "python": platform.python_version(),
+    summary = {"targets": dict(verdicts(results)), "load_average": os.getloadavg(), "quick": args.quick,
+               "cpus": os.cpu_count(), "python": platform.python_version(),
                "headline": dict(headline(results)), "benchmarks": results}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "all.json").write_text(json.dumps(summary, indent=2) + "\n")
