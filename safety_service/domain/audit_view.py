@@ -8,12 +8,15 @@ links to it. ``resolve_record`` reads that name back, so the filter accepts what
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Iterable
+from urllib.parse import urlencode
 
 from sqlite_utils import Database
 
 from ..db import row
 from .adverse_events import display_id
+from .units import ANALYTES
 
 AE_NAME = re.compile(r"^\s*(S\d{2}-\d{3})-AE(\d+)\s*$", re.IGNORECASE)
 SAME_CHANGE = ("at", "actor", "action", "entity", "entity_id", "reason")
@@ -55,10 +58,15 @@ def record_names(db: Database, changes: list[dict]) -> dict[tuple[str, str], tup
     lab_ids = [int(i) for e, i in wanted if e == "lab" and i.isdigit()]
     if lab_ids:
         marks = ",".join("?" * len(lab_ids))
-        for lab in db.query(f"SELECT l.id, p.subject_id FROM labs l JOIN participants p ON p.id = l.participant_id"
-                            f" WHERE l.id IN ({marks})", lab_ids):
-            out[("lab", str(lab["id"]))] = (f"{lab['subject_id']} lab result {lab['id']}",
-                                            f"/participants/{lab['subject_id']}#lab-series")
+        for lab in db.query(f"SELECT l.id, l.analyte, l.collected_at, p.subject_id FROM labs l"
+                            f" JOIN participants p ON p.id = l.participant_id WHERE l.id IN ({marks})", lab_ids):
+            # the participant's lab list filtered to that analyte around that day (a day either side: local dates)
+            day = date.fromisoformat(lab["collected_at"][:10])
+            query = urlencode({"lab_analyte": lab["analyte"], "lab_from": (day - timedelta(days=1)).isoformat(),
+                               "lab_to": (day + timedelta(days=1)).isoformat()})
+            out[("lab", str(lab["id"]))] = (f"{lab['subject_id']} {ANALYTES[lab['analyte']].label} of {day.isoformat()}"
+                                            if lab["analyte"] in ANALYTES else f"{lab['subject_id']} lab result {lab['id']}",
+                                            f"/participants/{lab['subject_id']}?{query}#labs")
     for entity, i in wanted:
         if (entity, i) in out:
             continue
@@ -70,4 +78,23 @@ def record_names(db: Database, changes: list[dict]) -> dict[tuple[str, str], tup
             out[(entity, i)] = (f"Mail {i}", f"/outbox/{i}")
         else:
             out[(entity, i)] = (i, None)
+    return out
+
+
+def alert_targets(db: Database, alerts: list[dict]) -> dict[int, tuple[str, str]]:
+    """alert id -> (name, path) of the AE, lab result or visit behind it (alerts carry ref_entity/ref_id).
+
+    An overdue-visit alert refers to its participant; the visit is the last part of its key (overdue:S01-003:M1).
+    """
+    refs = [{"entity": a["ref_entity"], "entity_id": a["ref_id"]} for a in alerts if a.get("ref_entity") and a.get("ref_id")]
+    names = record_names(db, refs)
+    out = {}
+    for a in alerts:
+        target = names.get((a.get("ref_entity"), str(a.get("ref_id"))))
+        if not target or not target[1]:
+            continue
+        if a["ref_entity"] == "participant" and a["kind"] == "visit_overdue" and a["key"].count(":") >= 2:
+            visit = a["key"].rsplit(":", 1)[1]
+            target = (f"{a['ref_id']} visit {visit}", f"/participants/{a['ref_id']}#visit-{visit}")
+        out[a["id"]] = target
     return out

@@ -16,13 +16,17 @@ from ..mail.notify import KIND_LABELS, kind_label
 from .api import json_body
 from .context import get_db, local, now, study
 from .guard import requires
+from .paging import contains, date_range, nothing, paginate
 from .openapi import add_paths, body, err, ok, path_param, query
 
 # Pages at /alerts and API routes at /api/v1/alerts in one blueprint: the error handlers answer by path
 # (JSON under /api/), and Bearer tokens are accepted under /api/ only.
 bp = Blueprint("alerts", __name__)
 
-FILTERS = ("status", "kind", "severity", "subject_id", "site")
+FILTERS = ("status", "kind", "severity", "subject_id", "site", "q", "from", "to")
+SORTS = {"severity": lambda a: alerts.SEVERITIES.index(a["severity"]) if a["severity"] in alerts.SEVERITIES else 9,
+         "kind": lambda a: kind_label(a["kind"]), "subject": lambda a: a["subject_id"], "raised": lambda a: a["raised_at"],
+         "status": lambda a: a["status"]}
 
 
 def _filters() -> dict:
@@ -40,15 +44,23 @@ bp.add_app_template_global(kind_label, "alert_kind_label")
 def inbox():
     f, errors, found = _filters(), {}, []
     try:
+        start, end = date_range()
         found = alerts.list_alerts(get_db(), g.user, status=None if f["status"] == "all" else f["status"],
                                    kind=f["kind"] or None, severity=f["severity"] or None,
                                    subject_id=f["subject_id"] or None)
     except InvalidInput as e:
-        errors = e.fields
+        errors, start, end = e.fields, None, None
     if f["site"] and not site_scope(g.user):
         found = [a for a in found if a["site"] == f["site"]]
+    found = [a for a in found if contains(f["q"], a["message"], a["subject_id"], kind_label(a["kind"]))
+             and (not start or local(a["raised_at"])[:10] >= start.isoformat())
+             and (not end or local(a["raised_at"])[:10] <= end.isoformat())]
+    try:
+        page = paginate(found, SORTS)
+    except InvalidInput as e:
+        errors, page = {**errors, **e.fields}, nothing()
     kinds = sorted({*KIND_LABELS, *(r["kind"] for r in get_db().query("SELECT DISTINCT kind FROM alerts"))})
-    return render_template("alerts/inbox.html", alerts=found, filters=f, errors=errors, kinds=kinds,
+    return render_template("alerts/inbox.html", alerts=page.items, page=page, filters=f, errors=errors, kinds=kinds,
                            severities=alerts.SEVERITIES, statuses=(*alerts.STATUSES, "all"),
                            sites=study().site_codes, local=local), (422 if errors else 200)
 

@@ -9,6 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from ..clock import parse_datetime
 from ..domain import labs, participants
 from ..domain.egfr import g_stage
+from ..domain.numbers import number
 from ..domain.errors import Conflict, InvalidInput
 from ..domain.labs_import import ImportRefused, import_labs
 from ..domain.units import ANALYTES
@@ -49,8 +50,8 @@ def lab_panel(p: dict) -> dict:
     pending = [dict(x, confirm_from_local=_local(x["confirm_from"].isoformat())[:10])
                for x in labs.pending_confirmations(db, p, rulebook().lab_rules, now())]
     return {"results": results, "offers": offers, "pending": pending,
-            "latest_egfr": shown(egfrs[-1]) if egfrs else None, "g_stage": g_stage(egfrs[-1]) if egfrs else None,
-            "latest_uacr": shown(uacrs[-1]["value_si"]) if uacrs else None,
+            "latest_egfr": number(egfrs[-1], "egfr") if egfrs else None, "g_stage": g_stage(egfrs[-1]) if egfrs else None,
+            "latest_uacr": number(uacrs[-1]["value_si"], "uacr") if uacrs else None,
             "a_stage": labs.uacr_stage(uacrs[-1]) if uacrs else None}
 
 
