@@ -10,8 +10,10 @@ from ..clock import local_date, parse_datetime
 from ..domain import adverse_events, participants
 from ..domain.ae_rules import ACTIONS, ENTERED, OUTCOMES, RELATEDNESS, SERIOUSNESS
 from ..domain.errors import Conflict, InvalidInput
+from ..domain.permissions import site_scope
 from .context import get_db, local, now, rulebook, study, tz
 from .guard import requires
+from .paging import contains, nothing, paginate
 
 bp = Blueprint("ae", __name__)
 
@@ -178,17 +180,30 @@ def report_sent(ae_id):
     return redirect(url_for("ae.detail", ae_id=ae_id))
 
 
+LIST_PAGING = ("q", "page", "per_page", "sort")
+LIST_SORTS = {"name": lambda ae: (ae["subject_id"], ae["seq"]), "term": lambda ae: ae["term"].lower(),
+              "grade": lambda ae: ae["grade"], "onset": lambda ae: ae["onset"], "phase": lambda ae: ae["phase"],
+              "serious": lambda ae: ae["serious"], "outcome": lambda ae: ae["outcome"]}
+
+
 @bp.get("/ae")
 @requires("ae.view")
 def index():
     filters = {k: v for k, v in request.args.items() if v not in ("", None)}
     errors, aes = {}, []
     try:
-        aes = adverse_events.list_aes(get_db(), g.user, filters)
+        aes = adverse_events.list_aes(get_db(), g.user, {k: v for k, v in filters.items() if k not in LIST_PAGING})
     except InvalidInput as e:
         errors = e.fields
-    return render_template("ae/list.html", aes=aes, filters=filters, errors=errors,
-                           sites=study().site_codes), (422 if errors else 200)
+    # the search box: term, verbatim text or the AE's name (S01-003-AE2)
+    aes = [ae for ae in aes if contains(filters.get("q"), ae["term"], ae["verbatim"], adverse_events.display_id(ae))]
+    try:
+        page = paginate(aes, LIST_SORTS)
+    except InvalidInput as e:
+        errors, page = {**errors, **e.fields}, nothing()
+    scope = site_scope(g.user)  # a site nurse is offered her own site only
+    return render_template("ae/list.html", aes=page.items, page=page, filters=filters, errors=errors,
+                           sites=[scope] if scope else study().site_codes), (422 if errors else 200)
 
 
 @bp.app_context_processor
