@@ -9,8 +9,12 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
+from .domain.corrections.plausibility import load_plausibility
 from .domain.ctcae import load_catalogue
+from .domain.eligibility.criteria import load_criteria
 from .domain.lab_rules import load_rules as load_lab_rules
+from .domain.queries.rules import load_query_rules
+from .domain.sae.cioms_rules import load_cioms_rules
 from .domain.stopping import load_safety_rules
 from .domain.study import load_study
 from .mail.routing import load_notifications
@@ -20,8 +24,12 @@ RULE_FILES: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "study": ("study.toml", load_study),
     "stopping": ("stopping.toml", load_safety_rules),
     "lab_rules": ("safety_rules.toml", load_lab_rules),
+    "plausibility": ("plausibility.toml", load_plausibility),  # lab delta and plausibility checks (issue 12)
     "notifications": ("notifications.toml", load_notifications),
     "ctcae": ("ctcae.toml", load_catalogue),
+    "eligibility": ("eligibility.toml", load_criteria),  # protocol inclusion/exclusion criteria (issue 13)
+    "queries": ("queries.toml", load_query_rules),
+    "cioms": ("cioms.toml", load_cioms_rules),  # the CIOMS I form's product, sponsor and countries (issue 14)
 }
 
 

@@ -11,14 +11,17 @@ CLINICAL = frozenset({"nurse", "investigator"})
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "home.view": ALL,
+    "account.password": ALL,  # one's own password (issue 15)
     "participant.view": ALL,
     "participant.create": CLINICAL | {"admin"},
     "visit.record": CLINICAL,
+    "participant.status": CLINICAL,  # withdrawn, lost to follow-up, died, completed (issue 12)
     "ae.view": ALL,
     "ae.create": CLINICAL,
     "ae.amend": CLINICAL,
     "ae.sign_off": frozenset({"investigator"}),
     "ae.report_sent": frozenset({"investigator", "safety_officer"}),
+    "ae.cioms": frozenset({"investigator", "safety_officer", "auditor"}),  # the CIOMS I form of an SAE report
     "ctcae.view": ALL,
     "lab.view": ALL,
     "lab.create": CLINICAL,
@@ -40,6 +43,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.export": frozenset({"auditor"}),
     "outbox.view": frozenset({"admin"}),
     "user.manage": frozenset({"admin"}),
+    # data clarification queries (issue 17): raised by oversight or the investigator, answered by the site team;
+    # closing and reopening is further limited to the raiser or the safety officer (domain/queries/workflow.py)
+    "query.view": ALL,
+    "query.raise": frozenset({"safety_officer", "auditor", "investigator"}),
+    "query.answer": CLINICAL,
+    "query.close": frozenset({"safety_officer", "auditor", "investigator"}),
+    "query.export": frozenset({"safety_officer", "auditor", "investigator"}),
+    # eligibility screening (issue 13): the checklist read as participants are; the site answers the non-lab
+    # criteria and records the injection; only the investigator signs a protocol deviation
+    "eligibility.view": ALL,
+    "eligibility.answer": CLINICAL,
+    "eligibility.deviation": frozenset({"investigator"}),
+    "participant.inject": CLINICAL,
+    "export.screening_log": frozenset({"auditor", "safety_officer", "investigator"}),
 }
 
 # Roles bound to their own site's participants, AEs, labs and alerts.

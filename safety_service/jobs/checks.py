@@ -13,8 +13,9 @@ from ..db import connect
 from ..domain import checks
 from .scheduler import JOBS, Job
 
-# The jobs `safety check` runs: this module's, the lab rules', the stopping rule and clusters', the rules guard.
-CHECK_JOB_IDS = ("checks", "lab_rules", "signals", "rules_guard")
+# The jobs `safety check` runs: this module's, the lab rules', the stopping rule and clusters', the rules guard,
+# the queries' (automatic queries, queries waiting too long).
+CHECK_JOB_IDS = ("checks", "lab_rules", "signals", "rules_guard", "queries")
 
 
 def run_checks(db: Database, rulebook, config, now: datetime) -> int:

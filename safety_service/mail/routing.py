@@ -43,6 +43,11 @@ class Checks(StrictModel):
     sae_report_warning_hours: float = Field(default=6, gt=0, le=24)
 
 
+class QueryNotices(StrictModel):
+    """[queries]: a query waiting for the site's answer more than ``overdue_days`` days alerts the site."""
+    overdue_days: int = Field(default=7, ge=1, le=365)
+
+
 class Delivery(StrictModel):
     max_attempts: int = Field(default=8, ge=1, le=50)
     backoff_first_seconds: int = Field(default=60, gt=0)
@@ -65,6 +70,7 @@ class Notifications(StrictModel):
     routes: list[Route] = Field(min_length=1)
     digest: dict[Role, str] = {}
     checks: Checks = Checks()
+    queries: QueryNotices = QueryNotices()
     delivery: Delivery = Delivery()
 
     @field_validator("digest")

@@ -1,19 +1,17 @@
 """The web layer: who is asking (session or API token), the permission check, errors, and the blueprints."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Flask, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from ..clock import parse_datetime
 from ..domain import users
 # Not "alerts": the package attribute of that name is the web.alerts blueprint module once it is imported.
 from ..domain.alerts import counts as alert_counts
 from ..domain.errors import DomainError, Forbidden
 from ..domain.permissions import allowed
-from . import guard
+from . import guard, safe_input
+from . import sessions as web_sessions
 from .context import close_db, get_db, local, now
 
 # Blueprint modules, each exposing `bp`. Add yours here.
@@ -24,7 +22,9 @@ BLUEPRINTS = [
     "safety_service.web.api",
     "safety_service.web.ae",
     "safety_service.web.api_ae",
+    "safety_service.web.api_sae",  # SAE report series, sign-off and CIOMS I over the API
     "safety_service.web.labs",
+    "safety_service.web.corrections",  # lab results entered in error, participant status (issue 12)
     "safety_service.web.api_labs",
     "safety_service.web.alerts",
     "safety_service.web.outbox",
@@ -35,8 +35,12 @@ BLUEPRINTS = [
     "safety_service.web.dashboard",
     "safety_service.web.exports",
     "safety_service.web.audit_pages",
+    "safety_service.web.queries",  # data clarification queries: pages, badges, query log
+    "safety_service.web.api_queries",
     "safety_service.web.api_history",  # con-meds, medical history, treatment given (issue 14)
     "safety_service.web.history",
+    "safety_service.web.exports_odm",  # CDISC ODM 1.3.2 download (issue 14)
+    "safety_service.web.eligibility",  # screening checklist, signed deviations, injection, screening log (issue 13)
     "safety_service.web.display",  # template filters num/cells and the label global (no routes; issue 16)
 ]
 
@@ -57,23 +61,13 @@ def _load_user() -> None:
     g.user, g.auth = None, None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer ") and is_api():
-        user = users.user_for_token(get_db(), header[7:].strip())
+        user = users.user_for_token(get_db(), header[7:].strip(), now=now())
         if user:
             g.user, g.auth = users.public(user), "token"
         return
-    uid = session.get("uid")
-    if uid is None:
-        return
-    last = session.get("seen")
-    idle = timedelta(minutes=_app().config["SESSION_IDLE_MINUTES"])
-    if last and now() - parse_datetime(last) > idle:
-        session.clear()
-        session["expired"] = True
-        return
-    user = users.get(get_db(), uid)
-    if user and user["active"]:
+    user = web_sessions.load_user()  # a server-side session: ended at sign-out, idle, deactivation (issue 15)
+    if user:
         g.user, g.auth = users.public(user), "session"
-        session["seen"] = now().isoformat()
 
 
 def _app() -> Flask:
@@ -88,6 +82,7 @@ def register(app: Flask) -> None:
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the idle timeout bounds a form's life instead
     CSRFProtect(app)
     app.teardown_appcontext(close_db)
+    safe_input.install(app)  # before the blueprints: 64-bit path ids, too-deep JSON (issue 15)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(name).bp)
 
@@ -97,6 +92,9 @@ def register(app: Flask) -> None:
             return
         _load_user()
         guard.check()  # first: an anonymous write is 401, not a CSRF complaint
+        gate = web_sessions.password_change_gate()  # a temporary password is changed before anything else
+        if gate is not None:
+            return gate
         guard.csrf_protect_if_session()
 
     @app.errorhandler(guard.Unauthenticated)
