@@ -31,6 +31,7 @@ class Agenda:
     week: list[Due]               # the window opens within the next ``soon_days`` days
     participants: list[dict]      # the site's participants with their study day and next visit
     soon_days: int = 7
+    missed: list[Due] = ()        # past the window and its grace: to record late or to document as missed
 
 
 def _days(n: int) -> str:
@@ -40,9 +41,9 @@ def _days(n: int) -> str:
 def agenda(participants: Sequence[Mapping], schedules: Mapping[str, Sequence[ScheduledVisit]], today: date,
            soon_days: int, injection_days: Mapping[str, date | None]) -> Agenda:
     """Sort each participant's visits into today's and this week's lists; ``soon_days`` is the study's
-    opening_soon_days. Missed visits (long past the window) are not on the nurse's list: they are the
-    dashboard's business."""
-    now_list, week, listing = [], [], []
+    opening_soon_days. Missed visits (long past the window) are listed apart: still the nurse's to record late
+    or to document, not mixed with what can be done today."""
+    now_list, week, listing, missed = [], [], [], []
     for p in participants:
         sid = p["subject_id"]
         sched = schedules.get(sid, ())
@@ -54,6 +55,8 @@ def agenda(participants: Sequence[Mapping], schedules: Mapping[str, Sequence[Sch
                 left = (v.window_end - today).days
                 note = "window closes today" if left == 0 else f"window closes in {_days(left)}"
                 now_list.append(Due(sid, p["site"], v, note, left <= 2))
+            elif v.status == "missed":
+                missed.append(Due(sid, p["site"], v, f"window closed {_days((today - v.window_end).days)} ago", False))
             elif v.status == "upcoming" and 0 < (v.window_start - today).days <= soon_days:
                 opens = (v.window_start - today).days
                 week.append(Due(sid, p["site"], v, f"window opens in {_days(opens)}", False))
@@ -62,7 +65,8 @@ def agenda(participants: Sequence[Mapping], schedules: Mapping[str, Sequence[Sch
         listing.append({**p, "study_day": study_day(today, inj) if inj else None, "next_visit": nxt})
     now_list.sort(key=lambda d: (d.visit.status != "overdue", d.visit.window_end, d.subject_id))
     week.sort(key=lambda d: (d.visit.window_start, d.subject_id))
-    return Agenda(now_list, week, listing, soon_days)
+    missed.sort(key=lambda d: (d.visit.window_end, d.subject_id))
+    return Agenda(now_list, week, listing, soon_days, missed)
 
 
 def for_user(db: Database, user: dict | None, *, study: Study, tz: str, now: datetime) -> Agenda:
