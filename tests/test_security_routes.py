@@ -59,6 +59,12 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("api_ae.ae_create", "POST"): CLINICAL,
     ("api_ae.ae_amend", "PATCH"): CLINICAL,
     ("api_ae.ae_report_sent", "POST"): {INVESTIGATOR, OFFICER},
+    # SAE report series, sign-off and the CIOMS I form (issues 12, 14)
+    ("api_sae.report_index", "GET"): EVERYONE,
+    ("api_sae.report_create", "POST"): {INVESTIGATOR, OFFICER},
+    ("api_sae.sign_off", "POST"): {INVESTIGATOR},
+    ("api_sae.cioms_pdf", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
+    ("ae.report_record", "POST"): {INVESTIGATOR, OFFICER},
     ("api_ae.ctcae_terms", "GET"): EVERYONE,
     ("api_ae.ctcae_term", "GET"): EVERYONE,
     # labs: everyone reads, the site team enters; an admin may run a file import for a site
@@ -93,6 +99,7 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("api_history.medical_history_amend", "PATCH"): CLINICAL,
     ("api_history.treatments_show", "GET"): EVERYONE,
     ("api_history.treatments_set", "PUT"): CLINICAL,
+    ("exports_odm.odm_xml", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
     # alerts: seen by those who act on them and by oversight; acted on by the investigator and safety officer
     ("alerts.inbox", "GET"): {INVESTIGATOR, OFFICER, AUDITOR, ADMIN},
     ("alerts.detail", "GET"): {INVESTIGATOR, OFFICER, AUDITOR, ADMIN},
@@ -113,6 +120,7 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("exports.index", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
     ("exports.ae", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
     ("exports.define", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
+    ("exports.sdtm", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
     ("exports.suppae", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
     ("exports.labs", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
     ("exports.visits", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
@@ -120,6 +128,32 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("audit_pages.index", "GET"): {AUDITOR, ADMIN},
     ("audit_pages.verify", "GET"): {AUDITOR, ADMIN},
     ("audit_pages.export", "GET"): {AUDITOR},
+    # data clarification queries: everyone reads (site-scoped); oversight and the investigator raise and close
+    # (the domain narrows closing to the raiser or the safety officer); the site team answers
+    ("queries.index", "GET"): EVERYONE,
+    ("queries.detail", "GET"): EVERYONE,
+    ("queries.new", "GET"): {OFFICER, AUDITOR, INVESTIGATOR},
+    ("queries.create", "POST"): {OFFICER, AUDITOR, INVESTIGATOR},
+    ("queries.answer", "POST"): CLINICAL,
+    ("queries.amend", "GET"): CLINICAL,
+    ("queries.amend", "POST"): CLINICAL,
+    ("queries.close", "POST"): {OFFICER, AUDITOR, INVESTIGATOR},
+    ("queries.reopen", "POST"): {OFFICER, AUDITOR, INVESTIGATOR},
+    ("queries.export", "GET"): {OFFICER, AUDITOR, INVESTIGATOR},
+    ("api_queries.query_raise", "POST"): {OFFICER, AUDITOR, INVESTIGATOR},
+    ("api_queries.query_index", "GET"): EVERYONE,
+    ("api_queries.query_show", "GET"): EVERYONE,
+    ("api_queries.query_answer", "POST"): CLINICAL,
+    ("api_queries.query_close", "POST"): {OFFICER, AUDITOR, INVESTIGATOR},
+    ("api_queries.query_reopen", "POST"): {OFFICER, AUDITOR, INVESTIGATOR},
+    # eligibility screening (issue 13): everyone reads the checklist (site-scoped); the site team answers and
+    # records the injection; only the investigator signs a protocol deviation; the screening log is oversight's
+    ("eligibility.screening", "GET"): EVERYONE,
+    ("eligibility.answer", "POST"): CLINICAL,
+    ("eligibility.deviation", "POST"): {INVESTIGATOR},
+    ("eligibility.injection", "POST"): CLINICAL,
+    ("eligibility.api_eligibility", "GET"): EVERYONE,
+    ("eligibility.screening_log", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
 }
 
 # Sample values for URL arguments: records that exist and that every site-bound persona (site S01) may see.
@@ -132,6 +166,8 @@ SAMPLE_ARGS = {
     "outbox_id": 1,
     "term_or_code": "Nausea",
     "fmt": "csv",
+    "query_id": 1,
+    "criterion": "IN01",  # an eligibility criterion the site answers
     "record_id": 1,  # a con-med or medical history entry (none stored: the views answer 404 past the guard)
 }
 
