@@ -276,17 +276,18 @@ def test_it_counts_calendar_days_over_the_autumn_dst_change():
                                                                                              tzinfo=UTC)
 
 
-@pytest.mark.parametrize("changes,susar", [
-    ({}, True),
-    ({"expected": True}, False),
-    ({"expected": None}, True),  # not yet assessed: the clock runs until the sponsor says expected
-    ({"relatedness_product": "unlikely", "relatedness_procedure": "not_related"}, False),
-    ({"relatedness_product": "not_related", "relatedness_procedure": "definite"}, True),
+@pytest.mark.parametrize("changes,susar,clock_runs", [
+    ({}, True, True),
+    ({"expected": True}, False, False),
+    # not yet assessed: a possible SUSAR, never a settled one, but the clock runs until it is assessed
+    ({"expected": None}, False, True),
+    ({"relatedness_product": "unlikely", "relatedness_procedure": "not_related"}, False, False),
+    ({"relatedness_product": "not_related", "relatedness_procedure": "definite"}, True, True),
 ])
-def test_it_flags_a_susar_only_when_serious_related_and_not_expected(changes, susar):
+def test_it_flags_a_susar_only_when_serious_related_and_not_expected(changes, susar, clock_runs):
     out = sae(**changes)
     assert out["susar"] is susar
-    assert (out["expedited_due_at"] is not None) is susar
+    assert (out["expedited_due_at"] is not None) is clock_runs
     assert out["report_due_at"] is not None  # every SAE has the 24 h clock
 
 

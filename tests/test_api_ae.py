@@ -1,6 +1,8 @@
 """The AE and CTCAE routes: the JSON API of CONTRACT.md and the nurse's pages (form, AE page, sign-off)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import PASSWORD, csrf_from
@@ -33,7 +35,9 @@ def test_it_creates_an_ae_over_the_api_with_the_derived_fields(api, s01, db):
     assert isinstance(ae["id"], int) and ae["seq"] == 1
     assert (ae["phase"], ae["onset_day"], ae["treatment_emergent"]) == ("early", 2, True)
     assert ae["report_due_at"] == "2026-06-16T08:30:00+00:00"
-    assert ae["susar"] is True and ae["expedited_due_at"] == "2026-06-30T08:30:00+00:00"
+    # expectedness not sent: a possible SUSAR, never a settled one, with the conservative 15-day clock running
+    assert ae["susar"] is False and ae["susar_status"] == "possible"
+    assert ae["expedited_due_at"] == "2026-06-30T08:30:00+00:00"
     assert count(db) == 1
 
 
@@ -69,7 +73,7 @@ def ae(api, s01):
 
 def test_it_amends_with_a_reason_and_keeps_the_old_version(api, ae):
     nina = api("nurse_nina")
-    r = nina.patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 3, "reason": "clots seen"})
+    r = nina.patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 3, "reason": "clots seen", "version": 1})
     assert r.status_code == 200, r.get_json()
     assert (r.get_json()["version"], r.get_json()["grade"]) == (2, 3)
     history = nina.get(f"/api/v1/adverse-events/{ae['id']}/versions").get_json()
@@ -78,23 +82,24 @@ def test_it_amends_with_a_reason_and_keeps_the_old_version(api, ae):
 
 
 def test_it_requires_the_reason_of_an_amendment(api, ae):
-    r = api("nurse_nina").patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 3})
+    r = api("nurse_nina").patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 3, "version": 1})
     assert r.status_code == 422 and "reason" in r.get_json()["error"]["fields"]
 
 
 def test_it_refuses_a_stale_version_with_409(api, ae):
     nina = api("nurse_nina")
-    nina.patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 1, "reason": "milder"})
+    nina.patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 1, "reason": "milder", "version": 1})
     r = nina.patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 3, "reason": "worse", "version": 1})
     assert r.status_code == 409
 
 
 def test_it_marks_entered_in_error_over_the_api(api, ae):
     nina = api("nurse_nina")
-    r = nina.patch(f"/api/v1/adverse-events/{ae['id']}", json={"status": "entered_in_error", "reason": "duplicate"})
+    r = nina.patch(f"/api/v1/adverse-events/{ae['id']}", json={"status": "entered_in_error", "reason": "duplicate",
+                                                                "version": 1})
     assert r.status_code == 200 and r.get_json()["status"] == "entered_in_error"
     assert nina.get("/api/v1/adverse-events").get_json() == []
-    again = nina.patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 3, "reason": "x"})
+    again = nina.patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 3, "reason": "x", "version": 2})
     assert again.status_code == 409
 
 
@@ -102,6 +107,8 @@ def test_it_hides_another_sites_ae_as_not_found(api, ae):
     noah = api("nurse_noah")
     assert noah.get(f"/api/v1/adverse-events/{ae['id']}").status_code == 404
     assert noah.patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 3, "reason": "x"}).status_code == 404
+    assert noah.patch(f"/api/v1/adverse-events/{ae['id']}", json={"grade": 3, "reason": "x", "version": 1}
+                      ).status_code == 404
     assert noah.get("/api/v1/adverse-events/abc").status_code == 404
 
 
@@ -176,9 +183,15 @@ def test_it_shows_the_nurse_the_form_with_the_term_search(web, s01):
     assert 'name="seriousness" value="hospitalization"' in html
 
 
+def form_token(user, url="/participants/S01-001/ae/new") -> str:
+    """The one-time token of a freshly shown AE form."""
+    return re.search(r'name="form_token" value="([^"]+)"', user.get(url).get_data(as_text=True)).group(1)
+
+
 def test_it_saves_the_form_and_shows_the_ae_on_the_timeline(web, s01, db):
     nina = web("nurse_nina")
-    r = nina.post_form("/participants/S01-001/ae/new", FORM, from_page="/participants/S01-001/ae/new")
+    r = nina.post_form("/participants/S01-001/ae/new", {**FORM, "form_token": form_token(nina)},
+                       from_page="/participants/S01-001/ae/new")
     assert r.status_code == 302 and r.headers["Location"].endswith("/participants/S01-001#timeline")
     html = nina.get("/participants/S01-001").get_data(as_text=True)
     assert 'data-term="Hematuria" data-grade="2"' in html and "grade-2" in html
@@ -188,7 +201,8 @@ def test_it_saves_the_form_and_shows_the_ae_on_the_timeline(web, s01, db):
 def test_it_shows_errors_next_to_the_fields_and_saves_nothing(web, s01, db):
     nina = web("nurse_nina")
     bad = {**FORM, "grade": "5", "serious": "true", "outcome": "recovered"}
-    r = nina.post_form("/participants/S01-001/ae/new", bad, from_page="/participants/S01-001/ae/new")
+    r = nina.post_form("/participants/S01-001/ae/new", {**bad, "form_token": form_token(nina)},
+                       from_page="/participants/S01-001/ae/new")
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     for field in ("seriousness", "end_date"):

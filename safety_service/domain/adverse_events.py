@@ -20,6 +20,7 @@ from .ae_rules import DERIVED, ENTERED, Subject, evaluate
 from .ctcae import Catalogue
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, require
 from .permissions import may_see_site, site_scope
+from .sae import susar
 from .study import Study
 
 ENTITY = "adverse_event"
@@ -57,6 +58,10 @@ def _to_dict(r: dict) -> dict:
         out[k] = bool(out[k])
     out["expected"] = None if r.get("expected") is None else bool(r["expected"])
     out["seriousness"] = json.loads(r.get("seriousness") or "[]")
+    # A SUSAR is settled only when assessed unexpected (ICH E2A II.A); rows saved before this rule stored
+    # susar = 1 for "not yet assessed" too, so it is read from expected, not trusted as stored.
+    out["susar"] = out["susar"] and out["expected"] is False
+    out["susar_status"] = susar.status(out)
     return out
 
 
@@ -170,7 +175,7 @@ def workflow(db: Database, ae_id: int, *, user: dict | None) -> list[dict]:
     """The AE's sign-off and report-sent audit entries (the signature's name, date and meaning), oldest first."""
     get(db, ae_id, user=user)
     return [e for e in audit.history(db, ENTITY, ae_id)
-            if e["action"] in ("e_signature", "e_signature_failed", "report_sent")]
+            if e["action"] in ("e_signature", "e_signature_failed", "report_sent", "sae_report_sent")]
 
 
 # ---------------------------------------------------------------------------------------------------- writing
@@ -222,19 +227,21 @@ def _local(at: str | None, tz) -> str:
 
 
 def _raise_alerts(db: Database, ae: dict, before: dict | None, *, actor: str, tz, now: datetime) -> list[dict]:
-    """An alert as soon as an AE is saved serious (once per AE) or at grade >= 3 (once per grade reached).
+    """An alert as soon as an AE is saved serious (once per AE) or at grade >= 3 (once per grade reached), and
+    the "assess expectedness" alert of a possible SUSAR (raised once, resolved when assessed: sae/susar.py).
 
     Protocol: an SAE or a severe AE is seen by the safety officer at once, not at the next review.
     """
-    raised = []
+    raised = [susar.follow(db, ae, now, actor=actor)]
     label = f"{ae['subject_id']} AE #{ae['seq']}: {ae['term']} grade {ae['grade']}"
     if ae["serious"] and not (before and before["serious"]):
         due = f"; report to the sponsor due {_local(ae['report_due_at'], tz)}" if ae["report_due_at"] else ""
-        susar = f"; SUSAR, expedited report due {_local(ae['expedited_due_at'], tz)}" if ae["susar"] else ""
+        settled = susar.label(ae)
+        expedited = f"; {settled}, expedited report due {_local(ae['expedited_due_at'], tz)}" if settled else ""
         raised.append(alerts.raise_alert(
             db, key=f"sae:{ae['id']}", kind="sae", severity="critical", now=now, subject_id=ae["subject_id"],
             site=ae["site"], rule="ae.serious", ref_entity=ENTITY, ref_id=ae["id"], actor=actor,
-            message=f"SAE {label} ({', '.join(c.replace('_', ' ') for c in ae['seriousness'])}){due}{susar}"))
+            message=f"SAE {label} ({', '.join(c.replace('_', ' ') for c in ae['seriousness'])}){due}{expedited}"))
     elif not ae["serious"] and ae["grade"] >= 3 and (before is None or ae["grade"] > before["grade"]):
         raised.append(alerts.raise_alert(
             db, key=f"ae-grade:{ae['id']}:{ae['grade']}", kind="ae_severe",
@@ -305,7 +312,7 @@ def amend(db: Database, ae_id: int, changes: dict, *, reason: str, catalogue: Ca
     """Change an AE: a new version with the reason; the old version stays in ae_versions and the audit trail.
 
     ``changes`` holds only the fields that change. When the AE becomes serious without a new ``awareness_at``,
-    the site learned of its seriousness now, so the 24-hour clock starts now (ICH E2A).
+    the site learned of its seriousness now, so the 24-hour clock starts now (ICH E6(R2) 4.11.1).
     Raises InvalidInput (fields, reason, nothing changed), NotFound, Conflict (entered in error, stale version).
     """
     errors = {}
@@ -364,6 +371,7 @@ def mark_entered_in_error(db: Database, ae_id: int, *, reason: str, actor: dict,
         audit.record(db, actor=actor["email"], action="entered_in_error", entity=ENTITY, entity_id=ae["id"], at=now,
                      changes={"status": ("active", "entered_in_error"), "version": (ae["version"], new["version"])},
                      reason=text)
+        susar.follow(db, new, now, actor=actor["email"])
         _changed(db, new, now)
     return new
 
@@ -385,7 +393,10 @@ def sign_off(db: Database, ae_id: int, *, password: str, actor: dict, now: datet
     account = users.get(db, actor["id"])
     if not password:
         raise InvalidInput({"password": "required: re-enter your password to sign"})
-    if account is None or not account["active"] or not users.check_password(account, password):
+    # verify_signature counts a wrong password toward the account lockout, as a sign-in (21 CFR 11.300(d)).
+    signed = account is not None and account["active"] and users.verify_signature(
+        db, account["id"], password, now=now, meaning="SAE sign-off")
+    if not signed:
         audit.record(db, actor=actor["email"], action="e_signature_failed", entity=ENTITY, entity_id=ae["id"],
                      at=now, reason="password did not match")
         raise InvalidInput({"password": "does not match your account: the SAE is not signed"})
@@ -405,30 +416,17 @@ def sign_off(db: Database, ae_id: int, *, password: str, actor: dict, now: datet
 
 def record_report_sent(db: Database, ae_id: int, *, actor: dict, now: datetime, tz: str,
                        sent_at: str | datetime | None = None) -> dict:
-    """Record when the SAE report went to the sponsor (stops the 24-hour clock).
+    """Record when the initial SAE report went to the sponsor: report 0 of the series (sae/reports.py), which
+    stops the 24-hour clock (ICH E6(R2) 4.11.1).
 
     ``sent_at`` defaults to now; one without an offset is the site's local time. Raises InvalidInput (sent_at),
     NotFound, Conflict (not serious, entered in error, already recorded).
     """
-    with atomic(db):
-        ae = _editable(db, ae_id, actor)
-        if not ae["serious"]:
-            raise Conflict(f"adverse event {ae['id']} is not serious: no SAE report to record")
-        if ae["report_sent_at"]:
-            raise Conflict(f"the report of adverse event {ae['id']} was recorded as sent at {ae['report_sent_at']}")
-        try:
-            when = to_utc(now) if sent_at in (None, "") else (
-                to_utc(sent_at) if isinstance(sent_at, datetime) else parse_datetime(str(sent_at), default_tz=tz))
-        except ValueError:
-            raise InvalidInput({"sent_at": "must be a date and time (ISO 8601)"}) from None
-        if when > to_utc(now):
-            raise InvalidInput({"sent_at": "is in the future"})
-        if when < parse_datetime(ae["awareness_at"]):
-            raise InvalidInput({"sent_at": "is before the site learned of the event"})
-        db["adverse_events"].update(ae["id"], {"report_sent_at": iso(when), "report_sent_by": actor["email"]})
-        audit.record(db, actor=actor["email"], action="report_sent", entity=ENTITY, entity_id=ae["id"], at=now,
-                     changes={"report_sent_at": (None, iso(when))})
-    return get(db, ae["id"], user=actor)
+    from .sae import reports  # the series builds on this module
+
+    reports.record(db, ae_id, {"kind": "initial", "sent_at": sent_at, "recipient": "sponsor"}, actor=actor, tz=tz,
+                   now=now)
+    return get(db, ae_id, user=actor)
 
 
 # ---------------------------------------------------------------------------------------------------- timeline

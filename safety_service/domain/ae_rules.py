@@ -2,8 +2,8 @@
 
 ``validate`` checks a payload against the catalogue, the participant's dates and the clock and returns the clean
 fields, or raises InvalidInput naming every bad field at once. ``derive`` computes what is never typed: study
-day, phase, treatment-emergence, relatedness, the 24-hour SAE report clock and, for a SUSAR, the 7/15-day
-expedited report due date. No database, no Flask, no hidden clock: ``now`` and the site's zone are parameters.
+day, phase, treatment-emergence, relatedness, the 24-hour SAE report clock and, for a SUSAR or a possible one, the
+7/15-day expedited report due date. No database, no Flask, no hidden clock: ``now`` and the site's zone are parameters.
 """
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ ACTIONS = ("not_applicable", "dose_not_changed", "drug_withdrawn", "drug_interru
 OUTCOMES = ("recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal", "unknown")
 ENDED_OUTCOMES = frozenset({"recovered", "recovered_with_sequelae", "fatal", "unknown"})
 
-# ICH E2A / protocol: the investigator reports an SAE to the sponsor within 24 hours of awareness.
+# ICH E6(R2) 4.11.1: the investigator reports an SAE to the sponsor immediately; the protocol says within 24 hours
+# of awareness. (ICH E2A's clocks are the sponsor's: the 7/15 days below.)
 SAE_REPORT_HOURS = 24
-# 21 CFR 312.32(c)(2) and ICH E2A III.A: fatal or life-threatening SUSARs within 7 calendar days, others 15.
+# ICH E2A III.A.1/III.A.2 and 21 CFR 312.32(c)(1): fatal or life-threatening SUSARs within 7 calendar days, others 15.
 EXPEDITED_DAYS_FATAL_OR_LIFE_THREATENING = 7
 EXPEDITED_DAYS_OTHER = 15
 
@@ -360,7 +361,7 @@ def phase_of(onset_day: int | None, boundary_days: int) -> str | None:
 
 
 def report_due(awareness: datetime) -> datetime:
-    """SAE report to the sponsor: 24 elapsed hours after the site's awareness (ICH E2A; protocol).
+    """SAE report to the sponsor: 24 elapsed hours after the site's awareness (ICH E6(R2) 4.11.1; protocol).
 
     Elapsed hours, not clock hours: computed in UTC, so a DST change in the site's zone does not move it.
     """
@@ -369,7 +370,7 @@ def report_due(awareness: datetime) -> datetime:
 
 def expedited_due(awareness: datetime, fatal_or_life_threatening: bool, tz: ZoneInfo) -> datetime:
     """Expedited (SUSAR) report due: 7 calendar days after awareness if fatal or life-threatening, else 15
-    (21 CFR 312.32(c); ICH E2A III.A).
+    (ICH E2A III.A.1, III.A.2; 21 CFR 312.32(c)(1)).
 
     Calendar days are counted on the site's calendar: the same local clock time N days later, so across a DST
     change the due instant is 23 or 25 hours per changed day away in UTC, never an hour early on the wall clock.
@@ -400,9 +401,11 @@ def derive(ae: dict, *, subject: Subject, tz: ZoneInfo | str, boundary_days: int
     serious = bool(ae.get("serious"))
     criteria = ae.get("seriousness") or []
     awareness = datetime.fromisoformat(ae["awareness_at"]) if ae.get("awareness_at") else None
-    # SUSAR: serious, related and not expected. An expectedness not yet assessed (None) is treated as unexpected
-    # so the expedited clock runs until the sponsor assesses it (conservative; 21 CFR 312.32(a)).
-    susar = serious and related and ae.get("expected") is not True
+    # SUSAR: serious, related and assessed unexpected (ICH E2A II.A). Expectedness not yet assessed (None) is a
+    # possible SUSAR, never a settled one, but its expedited clock runs until it is assessed (conservative;
+    # ICH E2A III.A, 21 CFR 312.32(a)): domain/sae/susar.py.
+    susar = serious and related and ae.get("expected") is False
+    clock_runs = serious and related and ae.get("expected") is not True
     fatal_or_lt = "death" in criteria or "life_threatening" in criteria or ae.get("outcome") == "fatal"
     return {
         "onset_day": onset_day,
@@ -412,7 +415,7 @@ def derive(ae: dict, *, subject: Subject, tz: ZoneInfo | str, boundary_days: int
         "related": related,
         "report_due_at": iso(report_due(awareness)) if serious and awareness else None,
         "susar": susar,
-        "expedited_due_at": iso(expedited_due(awareness, fatal_or_lt, tz)) if susar and awareness else None,
+        "expedited_due_at": iso(expedited_due(awareness, fatal_or_lt, tz)) if clock_runs and awareness else None,
     }
 
 

@@ -2,7 +2,7 @@
 
 - overdue visits: a follow-up visit whose window has closed with no visit recorded (study.toml windows);
 - visits opening soon: the coordinator's list (not alerts: the home page and the nurses' digest show them);
-- SAE report clocks: a serious AE's 24-hour report to the sponsor due within the warning hours, or missed;
+- SAE report clocks: each report of a serious AE's series due within its warning time, or missed (sae/);
 - grade >= 3 and serious AEs: a sweep behind the alert the AE area raises on save.
 The lab rules' sweep (jobs/labs.py) and the stopping rule's (jobs/signals.py) are their areas' own jobs.
 
@@ -139,34 +139,13 @@ def open_sae_clocks(db: Database, horizon: datetime | None = None) -> list[dict]
 
 
 def raise_sae_clocks(db: Database, tz: str, now: datetime, warning_hours: float) -> list[dict]:
-    """Warn when an SAE report is due within ``warning_hours``; alert again, critical, once it is missed.
-
-    ICH E2A / protocol: the investigator reports an SAE to the sponsor within 24 hours of awareness
-    (report_due_at, derived by the AE area). Returns the alerts raised now.
+    """Warn when an SAE report is due within its warning time; alert again, critical, once it is missed: for each
+    report of the series still due (the 24-hour initial report, ICH E6(R2) 4.11.1; a SUSAR's 7/15-day reports,
+    ICH E2A III.A). The SAE area's check (domain/sae/clock_checks.py). Returns the alerts raised now.
     """
-    raised = []
-    zone = ZoneInfo(tz)
-    for ae in open_sae_clocks(db, now + timedelta(hours=warning_hours)):
-        due = parse_datetime(ae["report_due_at"])
-        shown = due.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-        what = f"SAE #{ae['id']} ({ae['term']}, grade {ae['grade']}) of {ae['subject_id']}"
-        # Re-checked against now (the index only narrowed the rows). At the due instant the report is not yet
-        # late: "within 24 hours" includes the 24th hour's end.
-        if now > due:
-            alert = alerts.raise_alert(
-                db, key=f"sae_report_missed:{ae['id']}", kind=SAE_MISSED_KIND, severity="critical", now=now,
-                subject_id=ae["subject_id"], site=ae["site"], rule="sae_24h_report", ref_entity="adverse_event",
-                ref_id=ae["id"], message=(f"{what}: the 24-hour report to the sponsor was due {shown} and is not "
-                                          f"recorded as sent ({_hours(now - due)} late)."))
-        else:
-            alert = alerts.raise_alert(
-                db, key=f"sae_report_due:{ae['id']}", kind=SAE_DUE_KIND, severity="high", now=now,
-                subject_id=ae["subject_id"], site=ae["site"], rule="sae_24h_report", ref_entity="adverse_event",
-                ref_id=ae["id"], message=(f"{what}: the 24-hour report to the sponsor is due {shown}, "
-                                          f"in {_hours(due - now)}."))
-        if alert:
-            raised.append(alert)
-    return raised
+    from .sae import clock_checks  # imports adverse_events, which imports this module's neighbours
+
+    return clock_checks.raise_report_clocks(db, tz, now, warning_hours)
 
 
 def raise_ae_sweep(db: Database, rulebook, tz: str, now: datetime) -> int:

@@ -32,6 +32,12 @@ class Conflict(DomainError):
     code, status = "conflict", 409
 
 
+class VersionRequired(DomainError):
+    """A change sent without the version it was made against (RFC 6585 428 Precondition Required): without it
+    a stale edit could overwrite someone else's change unseen."""
+    code, status = "version_required", 428
+
+
 def require(fields: dict[str, str]) -> None:
     """Raise InvalidInput if any field error was collected (all errors at once, not the first only)."""
     if fields:

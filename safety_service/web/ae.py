@@ -11,6 +11,8 @@ from ..domain import adverse_events, participants
 from ..domain.ae_rules import ACTIONS, ENTERED, OUTCOMES, RELATEDNESS, SERIOUSNESS
 from ..domain.errors import Conflict, InvalidInput
 from ..domain.permissions import site_scope
+from ..domain.once import form_tokens
+from ..domain.sae import reports as sae_reports, susar
 from .context import get_db, local, now, rulebook, study, tz
 from .guard import requires
 from .paging import contains, nothing, paginate
@@ -68,22 +70,30 @@ def new(subject_id):
     p = participants.get(db, subject_id, user=g.user)
     if request.method == "POST":
         form = form_payload(request.form)
+        token = request.form.get(form_tokens.FIELD, "")
         try:
             # "Treatment given" (con-meds linked to the AE, issue 14) is saved in the AE's transaction.
             from ..domain.history import treatments
-            ae = treatments.create_ae_with(db, lambda: adverse_events.create(
-                db, {**form, "subject_id": subject_id}, catalogue=catalogue(), study=study(), tz=tz(), actor=g.user,
-                now=now()), request.form.getlist("treatment_given"), actor=g.user, now=now())
+            # One-time form token: a double click or a re-submitted form lands on the first AE, never a second.
+            ae, first_id = form_tokens.submit_once(
+                db, token, user=g.user, purpose="ae.new", now=now(), entity="adverse_event",
+                make=lambda: treatments.create_ae_with(db, lambda: adverse_events.create(
+                    db, {**form, "subject_id": subject_id}, catalogue=catalogue(), study=study(), tz=tz(),
+                    actor=g.user, now=now()), request.form.getlist("treatment_given"), actor=g.user, now=now()))
         except InvalidInput as e:
             form["treatment_given"] = [int(i) for i in request.form.getlist("treatment_given") if i.isdigit()]
-            return _form_page("ae/form.html", form=form, errors=e.fields, status=422, p=p, mode="new")
+            return _form_page("ae/form.html", form=form, errors=e.fields, status=422, p=p, mode="new",
+                              form_token=token if form_tokens.FIELD not in e.fields else form_tokens.new())
+        if ae is None:
+            flash("This form was already submitted: the AE was recorded once, here it is.", "info")
+            return redirect(url_for("ae.detail", ae_id=int(first_id)))
         flash(f"AE #{ae['seq']} {ae['term']} grade {ae['grade']} recorded for {subject_id}."
               + (" SAE: the 24-hour report clock is running." if ae["serious"] else ""), "success")
         return redirect(url_for("pages.participant_detail", subject_id=subject_id) + "#timeline")
     today = local_date(now(), tz()).isoformat()
     form = {"onset": today, "serious": "false", "action_taken": "not_applicable", "seriousness": [],
             "awareness_at": now().astimezone(ZoneInfo(tz())).strftime("%Y-%m-%dT%H:%M")}
-    return _form_page("ae/form.html", form=form, errors={}, p=p, mode="new")
+    return _form_page("ae/form.html", form=form, errors={}, p=p, mode="new", form_token=form_tokens.new())
 
 
 @bp.get("/ae/<int:ae_id>")
@@ -96,7 +106,9 @@ def detail(ae_id):
     return render_template("ae/detail.html", ae=ae, term=term.to_dict(cat.version) if term else None,
                            versions=adverse_events.versions(db, ae_id, user=g.user),
                            workflow=adverse_events.workflow(db, ae_id, user=g.user), now=now(),
-                           local=_local_text)
+                           local=_local_text, susar_label=susar.label(ae),
+                           reports=sae_reports.series(db, ae_id, user=g.user, tz=tz(), now=now())
+                           if ae["serious"] else [], report_token=form_tokens.new())
 
 
 def _local_text(at: str | None) -> str:
@@ -114,16 +126,25 @@ def amend(ae_id):
         # Only what the nurse changed on the page is an amendment (a re-rendered value is not a change).
         changes = {k: v for k, v in form.items() if v != current.get(k)}
         reason = request.form.get("reason", "")
+        version = request.form.get("version", "")
         try:
+            if not version.strip():
+                # The form always carries the version it was made against; without it a stale edit could
+                # overwrite someone else's change unseen.
+                raise InvalidInput({"version": "missing: reload the AE and amend again"})
             new = adverse_events.amend(db, ae_id, changes, reason=reason, catalogue=catalogue(), study=study(),
-                                       tz=tz(), actor=g.user, now=now(),
-                                       expected_version=request.form.get("version"))
+                                       tz=tz(), actor=g.user, now=now(), expected_version=version)
         except InvalidInput as e:
             return _form_page("ae/form.html", form={**form, "reason": reason}, errors=e.fields, status=422,
                               ae=ae, mode="amend", p=None)
         except Conflict as e:
-            flash(e.message, "error")
-            return redirect(url_for("ae.detail", ae_id=ae_id))
+            if ae["status"] != "active":
+                flash(e.message, "error")
+                return redirect(url_for("ae.detail", ae_id=ae_id))
+            # Stale: someone amended it meanwhile. Keep what this user typed, show the current version to
+            # compare with, and answer 409 like the API.
+            return _form_page("ae/form.html", form={**form, "reason": reason}, status=409, ae=ae, mode="amend",
+                              p=None, errors={"version": e.message}, edited_version=version)
         flash(f"AE #{new['seq']} amended: version {new['version']}.", "success")
         return redirect(url_for("ae.detail", ae_id=ae_id))
     if ae["status"] != "active":
@@ -178,6 +199,30 @@ def report_sent(ae_id):
     except Conflict as e:
         flash(e.message, "error")
     return redirect(url_for("ae.detail", ae_id=ae_id))
+
+
+@bp.post("/ae/<int:ae_id>/reports")
+@requires("ae.report_sent")
+def report_record(ae_id):
+    """Record a report of the SAE's series from its page; the form's one-time token stops a double submit."""
+    db = get_db()
+    data = {k: request.form.get(k, "") for k in ("kind", "sent_at", "recipient", "summary")}
+    try:
+        made, _first = form_tokens.submit_once(
+            db, request.form.get(form_tokens.FIELD, ""), user=g.user, purpose="ae.report", now=now(),
+            entity="sae_report",
+            make=lambda: sae_reports.record(db, ae_id, {k: v for k, v in data.items() if v != ""}, actor=g.user,
+                                            tz=tz(), now=now()))
+        if made is None:
+            flash("This report form was already submitted: the report was recorded once.", "info")
+        else:
+            flash(f"Report {made['number']} ({made['kind'].replace('_', '-')}) recorded as sent to "
+                  f"{made['recipient']}.", "success")
+    except InvalidInput as e:
+        flash("Not recorded: " + "; ".join(f"{k} {v}" for k, v in e.fields.items()), "error")
+    except Conflict as e:
+        flash(e.message, "error")
+    return redirect(url_for("ae.detail", ae_id=ae_id) + "#sae")
 
 
 LIST_PAGING = ("q", "page", "per_page", "sort")

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from ..domain import adverse_events
-from ..domain.errors import InvalidInput, NotFound
+from ..domain.errors import InvalidInput, NotFound, VersionRequired
+from ..domain.once import idempotency
 from .api import json_body
 from .context import get_db, now, rulebook, study, tz
 from .guard import requires
@@ -27,9 +28,23 @@ def _ae_id(ae_id: str) -> int:
 @bp.post("/adverse-events")
 @requires("ae.create")
 def ae_create():
-    ae = adverse_events.create(get_db(), json_body(), catalogue=catalogue(), study=study(), tz=tz(), actor=g.user,
-                               now=now())
-    return jsonify(ae), 201
+    """Record an AE; with an ``Idempotency-Key`` header a repeat returns the first AE and stores nothing."""
+    data = json_body()
+
+    def make():
+        return adverse_events.create(get_db(), dict(data), catalogue=catalogue(), study=study(), tz=tz(),
+                                     actor=g.user, now=now()), 201
+
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        body, status = make()
+        return jsonify(body), status
+    outcome = idempotency.run_once(get_db(), user=g.user, key=key, scope="POST /api/v1/adverse-events",
+                                   payload=data, entity="adverse_event", now=now(), make=make)
+    response = jsonify(outcome.body)
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, outcome.status
 
 
 @bp.get("/adverse-events")
@@ -50,6 +65,10 @@ def ae_amend(ae_id):
     """Changed fields and a reason -> the new version; {"status": "entered_in_error", "reason"} withdraws it."""
     data = json_body()
     reason, version = data.pop("reason", None), data.pop("version", None)
+    if version is None:
+        adverse_events.get(get_db(), _ae_id(ae_id), user=g.user)  # another site's AE stays a 404
+        raise VersionRequired("send the version you amend (the AE's current \"version\"): a change against an "
+                              "unknown version could overwrite someone else's", {"version": "required"})
     if data.get("status") == "entered_in_error":
         if len(data) > 1:
             raise InvalidInput({"status": "entered_in_error is sent alone, with a reason"})
@@ -128,7 +147,7 @@ _ENTERED = {
 AE_IN = {"type": "object", "required": ["subject_id", "term", "verbatim", "grade", "onset", "relatedness_product",
                                         "relatedness_procedure", "outcome"],
          "properties": {"subject_id": {"type": "string", "example": "S01-001"}, **_ENTERED}}
-AE_PATCH = {"type": "object", "required": ["reason"], "properties": {
+AE_PATCH = {"type": "object", "required": ["reason", "version"], "properties": {
     **_ENTERED, "reason": {"type": "string", "minLength": 1}, "version": {"type": "integer"},
     "status": {"type": "string", "enum": ["entered_in_error"]}}}
 AE = {"type": "object", "required": ["id", "subject_id", "seq", "term", "grade", "phase", "onset_day", "status",
@@ -143,7 +162,8 @@ AE = {"type": "object", "required": ["id", "subject_id", "seq", "term", "grade",
     "version": {"type": "integer"}, "created_at": {"type": "string"}, "created_by": {"type": "string"},
     "updated_at": {"type": "string"}, "updated_by": {"type": "string"}, "signed_off_at": _NDT,
     "signed_off_by": {"type": ["string", "null"]}, "signed_off_version": {"type": ["integer", "null"]},
-    "report_sent_at": _NDT, "report_sent_by": {"type": ["string", "null"]}}}
+    "report_sent_at": _NDT, "report_sent_by": {"type": ["string", "null"]},
+    "susar_status": {"type": ["string", "null"], "enum": ["susar", "possible", None]}}}
 TERM = {"type": "object", "required": ["term", "soc", "meddra_code", "grades", "ctcae_version"], "properties": {
     "term": {"type": "string"}, "soc": {"type": "string"}, "meddra_code": {"type": "string"},
     "meddra_pt_code": {"type": ["string", "null"]}, "definition": {"type": ["string", "null"]},
@@ -156,8 +176,12 @@ _ID = path_param("ae_id")
 
 add_paths({
     "/adverse-events": {
-        "post": {"summary": "Record an adverse event", "requestBody": body(AE_IN),
-                 "responses": {**ok(_AE_REF, 201, "Created"), **err(400, 401, 403, 422)}},
+        "post": {"summary": "Record an adverse event (a repeat with the same Idempotency-Key returns the first)",
+                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                 "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                                            "pattern": "^[!-~]+$"}}],
+                 "requestBody": body(AE_IN),
+                 "responses": {**ok(_AE_REF, 201, "Created"), **err(400, 401, 403, 409, 422)}},
         "get": {"summary": "Adverse events visible to the caller",
                 "parameters": [query("subject_id"), query("site"), query("serious", {"type": "boolean"}),
                                query("min_grade", {"type": "integer", "minimum": 1, "maximum": 5}),
@@ -172,7 +196,7 @@ add_paths({
                 "responses": {**ok(_AE_REF), **err(401, 403, 404)}},
         "patch": {"summary": "Amend (changed fields + reason) or mark entered in error", "parameters": [_ID],
                   "requestBody": body(AE_PATCH),
-                  "responses": {**ok(_AE_REF), **err(400, 401, 403, 404, 409, 422)}},
+                  "responses": {**ok(_AE_REF), **err(400, 401, 403, 404, 409, 422, 428)}},
     },
     "/adverse-events/{ae_id}/versions": {"get": {
         "summary": "Every version of an adverse event with what each amendment changed", "parameters": [_ID],
