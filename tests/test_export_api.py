@@ -189,10 +189,11 @@ def test_it_exports_suppae_and_the_define_beside_ae_xpt(api, trial):
     ada = api("auditor_ada")
     supp = pd.read_sas(io.BytesIO(ada.get("/api/v1/exports/suppae.xpt").data), format="xport", encoding="ascii")
     assert set(supp["QNAM"]) == {"AEPHASE", "AERELPRC", "AETRTEM"}
-    define = ada.get("/api/v1/exports/define_ae.json").get_json()
-    ae_ds = next(d for d in define["datasets"] if d["name"] == "AE")
-    assert ae_ds["records"] == 4
-    assert define["notes"] == [f"AE {trial[0]['id']} AETERM: non-ASCII characters spelt in ASCII"]
+    r = ada.get("/api/v1/exports/define.xml")
+    assert r.status_code == 200 and r.headers["X-Export-Rows"] == "4"
+    define = r.get_data(as_text=True)
+    assert 'def:DefineVersion="2.1.0"' in define and 'SASDatasetName="SUPPAE"' in define
+    assert f"AE {trial[0]['id']} AETERM: non-ASCII characters spelt in ASCII" in define
 
 
 def test_it_describes_the_export_routes_in_the_openapi_spec(app):

@@ -49,8 +49,8 @@ def test_it_writes_suppae_and_the_define_beside_the_xpt(app, db, people, enrol, 
     assert len(ae) == 3 and set(ae["DOMAIN"]) == {"AE"}
     supp = pd.read_sas(tmp_path / "suppae.xpt", format="xport", encoding="ascii")
     assert set(supp["QNAM"]) == {"AEPHASE", "AERELPRC", "AETRTEM"}
-    define = json.loads((tmp_path / "define_ae.json").read_text(encoding="utf-8"))
-    assert [d["name"] for d in define["datasets"]] == ["AE", "SUPPAE"]
+    define = (tmp_path / "define.xml").read_text(encoding="utf-8")
+    assert 'Name="AE"' in define and 'Name="SUPPAE"' in define and 'def:DefineVersion="2.1.0"' in define
 
 
 def test_it_writes_a_fhir_bundle_at_the_given_export_time(app, db, people, enrol, tmp_path):

@@ -13,8 +13,11 @@ import pyreadstat
 import pytest
 
 from safety_service.exports.meta import ExportError
-from safety_service.exports.sdtm import (AE_VARS, SUPP_VARS, define, overflow_qnam, split_text, to_ascii,
-                                         write_ae_xpt, write_define_json, write_suppae_xpt)
+from lxml import etree
+
+from safety_service.exports.sdtm import (AE_VARS, SUPP_VARS, build, overflow_qnam, split_text, to_ascii,
+                                         write_ae_xpt, write_suppae_xpt)
+from safety_service.exports.submission.package import ae_define
 from safety_service.exports.xpt import XptVar, write_xpt
 from test_export_rows import LONG_VERBATIM, NOW, STUDY, active, ae, meta, sample_rows
 
@@ -69,7 +72,10 @@ def test_it_sorts_by_subject_and_sequence():
 
 def test_it_leaves_entered_in_error_aes_out_and_counts_them_in_the_define():
     assert 8 not in by_spid(ae_frame())
-    assert define(sample_rows(), meta())["excluded_entered_in_error"] == 1
+    assert build(sample_rows(), meta()).excluded == 1
+    doc = etree.fromstring(ae_define(sample_rows(), meta=meta(), anchor="7:abc"))
+    comment = [c for c in doc.iter("{http://www.cdisc.org/ns/def/v2.1}CommentDef") if c.get("OID") == "COM.AE"][0]
+    assert "1 record(s) entered in error left out" in "".join(comment.itertext())
 
 
 def test_it_uses_cdisc_controlled_terms_for_outcome_and_action():
@@ -171,7 +177,7 @@ def test_it_writes_phase_procedure_causality_and_treatment_emergence_to_suppae()
 def test_it_spells_accented_letters_and_symbols_in_ascii_and_notes_it():
     got = by_spid(ae_frame())
     assert got[2]["AETERM"] == "Fievre >= 38 deg C"
-    notes = define(sample_rows(), meta())["notes"]
+    notes = build(sample_rows(), meta()).notes
     assert "AE 2 AETERM: non-ASCII characters spelt in ASCII" in notes
 
 
@@ -222,16 +228,24 @@ def test_it_stamps_the_export_time_in_the_header_and_nowhere_else():
 def test_it_describes_each_variable_with_the_lengths_written():
     data = write_ae_xpt(sample_rows(), meta())
     _, m = read_meta(data)
-    d = json.loads(write_define_json(sample_rows(), meta()))
-    ae_ds = next(ds for ds in d["datasets"] if ds["name"] == "AE")
-    assert [v["name"] for v in ae_ds["variables"]] == m.column_names
-    for v in ae_ds["variables"]:
-        assert v["label"] == dict(zip(m.column_names, m.column_labels))[v["name"]]
-        if v["type"] == "Char":
-            assert v["length"] == m.variable_storage_width[v["name"]]
-    assert ae_ds["records"] == len(active(sample_rows()))
-    assert "RECOVERED/RESOLVED" in d["codelists"]["OUT"] and "NOT APPLICABLE" in d["codelists"]["ACN"]
-    assert {q["QNAM"] for q in d["supplemental_qualifiers"]} == {"AEPHASE", "AERELPRC", "AETRTEM", "AETERM1"}
+    doc = etree.fromstring(ae_define(sample_rows(), meta=meta(), anchor="7:abc"))
+    odm = "{http://www.cdisc.org/ns/odm/v1.3}"
+    items = {i.get("OID"): i for i in doc.iter(f"{odm}ItemDef")}
+    group = [g for g in doc.iter(f"{odm}ItemGroupDef") if g.get("Name") == "AE"][0]
+    names = [items[r.get("ItemOID")].get("Name") for r in group.findall(f"{odm}ItemRef")]
+    assert names == m.column_names
+    labels = dict(zip(m.column_names, m.column_labels))
+    for name in names:
+        item = items[f"IT.AE.{name}"]
+        assert item.findtext(f"{odm}Description/{odm}TranslatedText") == labels[name]
+        if item.get("DataType") == "text":
+            assert int(item.get("Length")) == m.variable_storage_width[name]
+    codes = {c.get("OID"): [e.get("CodedValue") for e in c.iter(f"{odm}EnumeratedItem")]
+             for c in doc.iter(f"{odm}CodeList")}
+    assert "RECOVERED/RESOLVED" in codes["CL.OUT"] and "NOT APPLICABLE" in codes["CL.ACN"]
+    wheres = {w.findtext(f"{odm}RangeCheck/{odm}CheckValue") for w in
+              doc.iter("{http://www.cdisc.org/ns/def/v2.1}WhereClauseDef")}
+    assert wheres == {"AEPHASE", "AERELPRC", "AETRTEM", "AETERM1"}
 
 
 def test_it_spells_only_what_needs_spelling():

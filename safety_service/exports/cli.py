@@ -40,6 +40,15 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
+def refuse_overwrite(paths, force: bool) -> None:
+    """ClickException naming the first existing file unless ``force``: an export never replaces a file silently."""
+    if force:
+        return
+    for path in paths:
+        if Path(path).exists():
+            raise click.ClickException(f"{path} exists; pass --force to overwrite it")
+
+
 @click.group("export")
 def export_group():
     """Export listings and the audit trail (each export is recorded in the audit trail)."""
@@ -53,23 +62,53 @@ def export_group():
 @click.option("--now", "now_text", default=None, metavar="ISO8601", help="Export time (default: now).")
 @with_appcontext
 def export_ae(fmt, output: Path, date_from, date_to, now_text):
-    """The AE listing. With --format xpt, suppae.xpt and define_ae.json are written beside the file."""
+    """The AE listing. With --format xpt, suppae.xpt and define.xml (Define-XML 2.1) are written beside the file."""
     db, now = _db(), _now(now_text)
-    study_id = current_app.extensions["rulebook"].study.study_id
+    rulebook = current_app.extensions["rulebook"]
+    study_id = rulebook.study.study_id
     try:
         filters = parse({"from": date_from or "", "to": date_to or ""})
-        f = _service().export_ae(db, CLI_FORMATS[fmt], filters, user=None, actor=ACTOR, now=now, study_id=study_id)
+        f = _service().export_ae(db, CLI_FORMATS[fmt], filters, user=None, actor=ACTOR, now=now, study_id=study_id,
+                                 catalogue=rulebook.ctcae)
         written = [(output, f)]
         if fmt == "xpt":
             for which in ("suppae", "define"):
                 extra = _service().export_sdtm_companion(db, which, filters, user=None, actor=ACTOR, now=now,
-                                                      study_id=study_id)
+                                                         study_id=study_id, catalogue=rulebook.ctcae,
+                                                         study_title=rulebook.study.title)
                 written.append((output.parent / extra.name, extra))
     except DomainError as e:
         raise click.ClickException(str(e)) from None
     for path, ef in written:
         _write(path, ef.data)
         click.echo(f"{path}: {ef.rows} rows, sha256 {ef.sha256}")
+
+
+@export_group.command("sdtm")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the package into (created if missing).")
+@click.option("--force", is_flag=True, help="Overwrite files of an earlier package in the folder.")
+@click.option("--now", "now_text", default=None, metavar="ISO8601", help="Export time (default: now).")
+@with_appcontext
+def export_sdtm(output: Path, force: bool, now_text):
+    """The SDTM package: dm, sv, ex, cm, ae, ds, mh, lb and suppae as XPT v5, define.xml and the reviewer's guide."""
+    from .submission.package import DEFINE, GUIDE
+    from .submission.datasets import PACKAGE
+
+    if not output.parent.exists():
+        raise click.ClickException(f"folder {output.parent} does not exist")
+    refuse_overwrite([output / n for n in (*(d.file for d in PACKAGE), DEFINE, GUIDE)], force)
+    rulebook = current_app.extensions["rulebook"]
+    try:
+        f, pkg = _service().export_sdtm(_db(), user=None, actor=ACTOR, now=_now(now_text), study=rulebook.study,
+                                        tz=current_app.config["TIMEZONE"], catalogue=rulebook.ctcae)
+    except DomainError as e:
+        raise click.ClickException(str(e)) from None
+    output.mkdir(exist_ok=True)
+    for name, data in pkg.files.items():
+        _write(output / name, data)
+    counts = ", ".join(f"{k} {v}" for k, v in pkg.rows.items())
+    click.echo(f"{output}: {counts}; audit chain head {pkg.anchor}; zip sha256 {f.sha256}")
 
 
 @export_group.command("audit")

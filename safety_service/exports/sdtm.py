@@ -1,6 +1,6 @@
-"""CDISC SDTM AE and SUPPAE datasets (SAS XPT v5) and a define-style description of their variables.
+"""CDISC SDTM AE and SUPPAE datasets (SAS XPT v5) and their variable metadata (the source of define.xml).
 
-Sources: CDISC SDTM IG 3.x section 6.2 (AE domain: variables, labels, assumptions), section 8.4
+Sources: CDISC SDTM IG 3.4 section 6.2 (AE domain: variables, labels, assumptions), section 8.4
 (supplemental qualifiers), section 4.5.3.2 (text over 200 characters goes to SUPP-- as QNAM
 <var>1, <var>2...), CDISC Controlled Terminology (OUT, ACN, NY, TOXGR, EPOCH codelists).
 
@@ -11,11 +11,10 @@ since injection that is no element of the design, i.e. a non-standard qualifier 
 EPOCH is still given, derived from the single-injection design: SCREENING before the injection,
 TREATMENT on the injection day, FOLLOW-UP after it.
 
-Entered-in-error AEs are not tabulations of events and are left out (and counted in the define).
+Entered-in-error AEs are not tabulations of events and are left out (counted in define.xml's AE comment).
 """
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -47,89 +46,151 @@ _TIME = re.compile(r"^\d{2}:\d{2}$")
 
 @dataclass(frozen=True)
 class SdtmVar:
+    """One variable of a dataset: the single metadata source for the XPT file and define.xml.
+
+    ``origin`` is a Define-XML 2.1 origin type (Collected, Derived, Assigned, Protocol); ``derivation`` becomes
+    the define's MethodDef for a Derived variable and a comment otherwise; ``codelist`` names a codelist of
+    exports.submission.terminology (or "MedDRA"); ``datatype`` is the define's DataType (default: text for Char,
+    integer for Num, datetime for --DTC).
+    """
+
     name: str
     label: str
     type: str  # Char / Num
     role: str
     core: str  # Req / Exp / Perm
     codelist: str = ""
-    origin: str = "CRF"
+    origin: str = "Collected"
     derivation: str = ""
+    datatype: str = ""
+    comment: str = ""
 
     def xpt(self) -> XptVar:
         return XptVar(self.name, self.label, self.type)
 
+    @property
+    def data_type(self) -> str:
+        if self.datatype:
+            return self.datatype
+        if self.type == "Num":
+            return "integer"
+        return "datetime" if self.name.endswith("DTC") else "text"
 
-# SDTM IG 3.x AE domain, in the IG's variable order; labels as published
+
+_LLT_NOTE = ("CTCAE v5.0 terms are MedDRA (v20.1) lowest level terms: AELLT/AELLTCD are the CTCAE term and "
+             "its code as CTCAE publishes it")
+_PT_NOTE = ("MedDRA PT code: the CTCAE term's own code where the LLT is also a PT (rules/ctcae.toml lists "
+            "the PT code where it differs); null for 'Other, specify' terms (their code is the SOC's)")
+_NO_HIER = "Not available: the service holds the CTCAE v5.0 catalogue, not the MedDRA hierarchy; always null"
+
+# SDTM IG 3.4 AE domain, in the IG's variable order; labels as published
 AE_VARS: tuple[SdtmVar, ...] = (
-    SdtmVar("STUDYID", "Study Identifier", "Char", "Identifier", "Req", origin="Assigned"),
-    SdtmVar("DOMAIN", "Domain Abbreviation", "Char", "Identifier", "Req", origin="Assigned", derivation='"AE"'),
+    SdtmVar("STUDYID", "Study Identifier", "Char", "Identifier", "Req", origin="Protocol"),
+    SdtmVar("DOMAIN", "Domain Abbreviation", "Char", "Identifier", "Req", origin="Assigned", comment='"AE"'),
     SdtmVar("USUBJID", "Unique Subject Identifier", "Char", "Identifier", "Req", origin="Derived",
             derivation="STUDYID || '-' || subject id"),
     SdtmVar("AESEQ", "Sequence Number", "Num", "Identifier", "Req", origin="Assigned",
-            derivation="1..n per subject in order of entry"),
+            comment="1..n per subject in order of entry (entered-in-error AEs keep their number, so gaps occur)"),
     SdtmVar("AESPID", "Sponsor-Defined Identifier", "Char", "Identifier", "Perm", origin="Assigned",
-            derivation="database id of the AE"),
+            comment="database id of the AE"),
     SdtmVar("AETERM", "Reported Term for the Adverse Event", "Char", "Topic", "Req",
-            derivation="verbatim; beyond 200 bytes continued in SUPPAE AETERM1.."),
+            comment="verbatim; beyond 200 bytes continued in SUPPAE AETERM1.."),
     SdtmVar("AELLT", "Lowest Level Term", "Char", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
-            "CTCAE v5.0 term (a MedDRA LLT)"),
+            comment=_LLT_NOTE),
     SdtmVar("AELLTCD", "Lowest Level Term Code", "Num", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
-            "MedDRA LLT code of the CTCAE v5.0 term"),
+            comment=_LLT_NOTE),
     SdtmVar("AEDECOD", "Dictionary-Derived Term", "Char", "Synonym Qualifier", "Req", "MedDRA", "Assigned",
-            "CTCAE v5.0 term"),
+            comment="The CTCAE v5.0 term (a MedDRA LLT; the PT where AEPTCD equals AELLTCD). Where the PT has "
+                    "another code its name is not held by the service and the LLT name stands here"),
+    SdtmVar("AEPTCD", "Preferred Term Code", "Num", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
+            comment=_PT_NOTE),
+    SdtmVar("AEHLT", "High Level Term", "Char", "Variable Qualifier", "Exp", "MedDRA", "Assigned", comment=_NO_HIER),
+    SdtmVar("AEHLTCD", "High Level Term Code", "Num", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
+            comment=_NO_HIER),
+    SdtmVar("AEHLGT", "High Level Group Term", "Char", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
+            comment=_NO_HIER),
+    SdtmVar("AEHLGTCD", "High Level Group Term Code", "Num", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
+            comment=_NO_HIER),
     SdtmVar("AEBODSYS", "Body System or Organ Class", "Char", "Record Qualifier", "Exp", "MedDRA", "Assigned",
-            "MedDRA SOC of the CTCAE v5.0 term"),
+            comment="MedDRA SOC of the CTCAE v5.0 term (CTCAE's SOC, taken as the primary SOC)"),
+    SdtmVar("AEBDSYCD", "Body System or Organ Class Code", "Num", "Record Qualifier", "Exp", "MedDRA", "Assigned",
+            comment="MedDRA SOC code, as CTCAE v5.0 publishes it for the SOC's 'Other, specify' term"),
+    SdtmVar("AESOC", "Primary System Organ Class", "Char", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
+            comment="as AEBODSYS"),
+    SdtmVar("AESOCCD", "Primary System Organ Class Code", "Num", "Variable Qualifier", "Exp", "MedDRA", "Assigned",
+            comment="as AEBDSYCD"),
     SdtmVar("AESER", "Serious Event", "Char", "Record Qualifier", "Exp", "NY"),
     SdtmVar("AEACN", "Action Taken with Study Treatment", "Char", "Record Qualifier", "Exp", "ACN"),
     SdtmVar("AEACNOTH", "Other Action Taken", "Char", "Record Qualifier", "Perm"),
-    SdtmVar("AEREL", "Causality", "Char", "Record Qualifier", "Exp", "REL (sponsor)",
-            derivation="causality to the UC-MSC product; to the procedure in SUPPAE AERELPRC"),
+    SdtmVar("AEREL", "Causality", "Char", "Record Qualifier", "Exp", "REL",
+            comment="causality to the UC-MSC product; to the procedure in SUPPAE AERELPRC"),
     SdtmVar("AEOUT", "Outcome of Adverse Event", "Char", "Record Qualifier", "Perm", "OUT"),
     SdtmVar("AESCONG", "Congenital Anomaly or Birth Defect", "Char", "Record Qualifier", "Perm", "NY",
-            derivation="null when AESER is N"),
+            comment="null when AESER is N"),
     SdtmVar("AESDISAB", "Persist or Signif Disability/Incapacity", "Char", "Record Qualifier", "Perm", "NY",
-            derivation="null when AESER is N"),
-    SdtmVar("AESDTH", "Results in Death", "Char", "Record Qualifier", "Perm", "NY", derivation="null when AESER is N"),
+            comment="null when AESER is N"),
+    SdtmVar("AESDTH", "Results in Death", "Char", "Record Qualifier", "Perm", "NY", comment="null when AESER is N"),
     SdtmVar("AESHOSP", "Requires or Prolongs Hospitalization", "Char", "Record Qualifier", "Perm", "NY",
-            derivation="null when AESER is N"),
+            comment="null when AESER is N"),
     SdtmVar("AESLIFE", "Is Life Threatening", "Char", "Record Qualifier", "Perm", "NY",
-            derivation="null when AESER is N"),
+            comment="null when AESER is N"),
     SdtmVar("AESMIE", "Other Medically Important Serious Event", "Char", "Record Qualifier", "Perm", "NY",
-            derivation="null when AESER is N"),
+            comment="null when AESER is N"),
     SdtmVar("AETOXGR", "Standard Toxicity Grade", "Char", "Record Qualifier", "Perm", "TOXGR",
-            derivation="CTCAE v5.0 grade 1-5"),
+            comment="CTCAE v5.0 grade 1-5"),
     SdtmVar("EPOCH", "Epoch", "Char", "Timing", "Perm", "EPOCH", "Derived",
             "SCREENING if not treatment emergent; TREATMENT on study day 1; FOLLOW-UP after"),
-    SdtmVar("AESTDTC", "Start Date/Time of Adverse Event", "Char", "Timing", "Exp", "ISO 8601"),
-    SdtmVar("AEENDTC", "End Date/Time of Adverse Event", "Char", "Timing", "Exp", "ISO 8601"),
+    SdtmVar("AESTDTC", "Start Date/Time of Adverse Event", "Char", "Timing", "Exp"),
+    SdtmVar("AEENDTC", "End Date/Time of Adverse Event", "Char", "Timing", "Exp"),
     SdtmVar("AESTDY", "Study Day of Start of Adverse Event", "Num", "Timing", "Perm", origin="Derived",
-            derivation="date - injection date + 1 on or after it, date - injection date before (no day 0)"),
+            derivation="date - RFSTDTC date + 1 on or after it, date - RFSTDTC date before (no day 0)"),
     SdtmVar("AEENDY", "Study Day of End of Adverse Event", "Num", "Timing", "Perm", origin="Derived",
-            derivation="as AESTDY, for the end date"),
+            derivation="date - RFSTDTC date + 1 on or after it, date - RFSTDTC date before (no day 0)"),
 )
 
 AE_LABELS = {v.name: v.label for v in AE_VARS}
 
 # SDTM IG 8.4 supplemental qualifier dataset structure
 SUPP_VARS: tuple[SdtmVar, ...] = (
-    SdtmVar("STUDYID", "Study Identifier", "Char", "Identifier", "Req", origin="Assigned"),
+    SdtmVar("STUDYID", "Study Identifier", "Char", "Identifier", "Req", origin="Protocol"),
     SdtmVar("RDOMAIN", "Related Domain Abbreviation", "Char", "Identifier", "Req", origin="Assigned"),
     SdtmVar("USUBJID", "Unique Subject Identifier", "Char", "Identifier", "Req", origin="Derived"),
     SdtmVar("IDVAR", "Identifying Variable", "Char", "Identifier", "Exp", origin="Assigned"),
     SdtmVar("IDVARVAL", "Identifying Variable Value", "Char", "Identifier", "Exp", origin="Assigned"),
     SdtmVar("QNAM", "Qualifier Variable Name", "Char", "Topic", "Req", origin="Assigned"),
     SdtmVar("QLABEL", "Qualifier Variable Label", "Char", "Synonym Qualifier", "Req", origin="Assigned"),
-    SdtmVar("QVAL", "Data Value", "Char", "Result Qualifier", "Req", origin="See QORIG"),
+    SdtmVar("QVAL", "Data Value", "Char", "Result Qualifier", "Req", origin="Collected",
+            comment="origin, label and codelist per QNAM in the value-level metadata (QORIG names it per record)"),
     SdtmVar("QORIG", "Origin", "Char", "Record Qualifier", "Req", origin="Assigned"),
     SdtmVar("QEVAL", "Evaluator", "Char", "Record Qualifier", "Exp", origin="Assigned"),
 )
 
-# Our supplemental qualifiers (QNAM <= 8, QLABEL <= 40)
+# Our supplemental qualifiers (QNAM <= 8, QLABEL <= 40): label, QORIG, QEVAL, meaning, codelist
 SUPP_QUALIFIERS = {
-    "AEPHASE": ("Phase of Onset After Injection", "Derived", "", "EARLY or LATE per the protocol's AE windows"),
-    "AERELPRC": ("Causality to Study Procedure", "CRF", "INVESTIGATOR", "REL (sponsor) codelist"),
+    "AEPHASE": ("Phase of Onset After Injection", "Derived", "", "EARLY or LATE per the protocol's AE windows "
+                "(onset on study days 1..early_late_boundary_days of rules/study.toml is EARLY)"),
+    "AERELPRC": ("Causality to Study Procedure", "CRF", "INVESTIGATOR", "causality to the intra-renal injection "
+                 "procedure, as assessed by the investigator"),
     "AETRTEM": ("Treatment Emergent Flag", "Derived", "", "Y if onset on or after the injection"),
+}
+SUPP_CODELISTS = {"AEPHASE": "PHASE", "AERELPRC": "REL", "AETRTEM": "NY"}
+
+# MedDRA SOC codes, as CTCAE v5.0 publishes them for each SOC's "<SOC> - Other, specify" term (the one SOC whose
+# Other-specify term is worded differently, Musculoskeletal, checked by tests/test_sdtm_meddra.py as well).
+MEDDRA_SOC_CODES = {
+    "Blood and lymphatic system disorders": 10005329, "Cardiac disorders": 10007541,
+    "Congenital, familial and genetic disorders": 10010331, "Ear and labyrinth disorders": 10013993,
+    "Endocrine disorders": 10014698, "Eye disorders": 10015919, "Gastrointestinal disorders": 10017947,
+    "General disorders and administration site conditions": 10018065, "Hepatobiliary disorders": 10019805,
+    "Immune system disorders": 10021428, "Infections and infestations": 10021881,
+    "Injury, poisoning and procedural complications": 10022117, "Investigations": 10022891,
+    "Metabolism and nutrition disorders": 10027433, "Musculoskeletal and connective tissue disorders": 10028395,
+    "Neoplasms benign, malignant and unspecified (incl cysts and polyps)": 10029104,
+    "Nervous system disorders": 10029205, "Pregnancy, puerperium and perinatal conditions": 10036585,
+    "Psychiatric disorders": 10037175, "Renal and urinary disorders": 10038359,
+    "Reproductive system and breast disorders": 10038604, "Respiratory, thoracic and mediastinal disorders": 10038738,
+    "Skin and subcutaneous tissue disorders": 10040785, "Social circumstances": 10041244,
+    "Surgical and medical procedures": 10042613, "Vascular disorders": 10047065,
 }
 
 
@@ -243,8 +304,26 @@ def _yn(flag) -> str:
     return "" if flag is None else ("Y" if flag else "N")
 
 
-def build(rows: Sequence[dict], meta: ExportMeta) -> _Builder:
-    """AE and SUPPAE records, sorted by USUBJID and AESEQ (the AE domain keys)."""
+def meddra(ae: dict, lltcd: int | None, catalogue=None) -> dict:
+    """The MedDRA variables the CTCAE v5.0 catalogue supports (see the AE_VARS comments); the rest stay null."""
+    soc = ae.get("soc") or ""
+    soccd = MEDDRA_SOC_CODES.get(soc)
+    term = catalogue.get(ae.get("term")) if catalogue is not None else None
+    if lltcd is None or lltcd in MEDDRA_SOC_CODES.values():
+        ptcd = None  # an "Other, specify" term carries its SOC's code: the PT is not coded
+    elif term is not None and term.meddra_pt_code:
+        ptcd = int(term.meddra_pt_code)
+    else:
+        ptcd = lltcd if catalogue is not None and term is not None else None
+    return {"AEPTCD": ptcd, "AEHLT": "", "AEHLTCD": None, "AEHLGT": "", "AEHLGTCD": None,
+            "AEBDSYCD": soccd, "AESOCCD": soccd}
+
+
+def build(rows: Sequence[dict], meta: ExportMeta, catalogue=None) -> _Builder:
+    """AE and SUPPAE records, sorted by USUBJID and AESEQ (the AE domain keys).
+
+    ``catalogue`` (the CTCAE catalogue) gives AEPTCD; without it AEPTCD stays null.
+    """
     b = _Builder(meta)
     for ae in sorted(rows, key=lambda r: (str(r.get("subject_id")), r.get("seq") or 0, r.get("id") or 0)):
         if ae.get("status", "active") != "active":
@@ -270,6 +349,8 @@ def build(rows: Sequence[dict], meta: ExportMeta) -> _Builder:
             "AELLT": b.text(ae.get("term"), "AELLT", ae, usubjid, seq), "AELLTCD": lltcd,
             "AEDECOD": b.text(ae.get("term"), "AEDECOD", ae, usubjid, seq),
             "AEBODSYS": b.text(ae.get("soc"), "AEBODSYS", ae, usubjid, seq),
+            "AESOC": b.text(ae.get("soc"), "AESOC", ae, usubjid, seq),
+            **meddra(ae, lltcd, catalogue),
             "AESER": "Y" if serious else "N",
             "AEACN": _coded(AEACN, ae.get("action_taken"), "AEACN", rid),
             "AEACNOTH": b.text(ae.get("other_action"), "AEACNOTH", ae, usubjid, seq),
@@ -296,9 +377,9 @@ def build(rows: Sequence[dict], meta: ExportMeta) -> _Builder:
     return b
 
 
-def write_ae_xpt(rows: Sequence[dict], meta: ExportMeta) -> bytes:
+def write_ae_xpt(rows: Sequence[dict], meta: ExportMeta, catalogue=None) -> bytes:
     """The SDTM AE dataset as SAS XPT v5; raises ExportError naming the AE and variable."""
-    b = build(rows, meta)
+    b = build(rows, meta, catalogue)
     return write_xpt([v.xpt() for v in AE_VARS], b.ae, "AE", "Adverse Events", meta.exported_at_utc, "AESPID")
 
 
@@ -307,45 +388,3 @@ def write_suppae_xpt(rows: Sequence[dict], meta: ExportMeta) -> bytes:
     b = build(rows, meta)
     return write_xpt([v.xpt() for v in SUPP_VARS], b.supp, "SUPPAE", "Supplemental Qualifiers for AE",
                      meta.exported_at_utc)
-
-
-def define(rows: Sequence[dict], meta: ExportMeta) -> dict:
-    """A define-style description of AE and SUPPAE: variables, labels, types, lengths, codelists, origins."""
-    b = build(rows, meta)
-
-    def dataset(name, label, structure, keys, variables, records):
-        lengths = char_lengths([v.xpt() for v in variables], records)
-        return {"name": name, "label": label, "structure": structure, "keys": keys, "records": len(records),
-                "file": f"{name.lower()}.xpt", "format": "SAS transport version 5",
-                "variables": [{"order": i, "name": v.name, "label": v.label, "type": v.type,
-                               "length": lengths.get(v.name, 8), "role": v.role, "core": v.core,
-                               "codelist": v.codelist, "origin": v.origin, "derivation": v.derivation}
-                              for i, v in enumerate(variables, start=1)]}
-
-    used_qnams = sorted({r["QNAM"] for r in b.supp})
-    return {
-        "study": meta.study_id, "standard": "CDISC SDTM IG 3.x", "exported_at": meta.exported_at_iso,
-        "exported_by": meta.exported_by, "filters": meta.filters_text(),
-        "dictionaries": {"MedDRA": "LLT codes as published with CTCAE v5.0", "CTCAE": "v5.0 (27 Nov 2017)"},
-        "datasets": [
-            dataset("AE", "Adverse Events", "One record per adverse event per subject", ["STUDYID", "USUBJID", "AESEQ"],
-                    AE_VARS, b.ae),
-            dataset("SUPPAE", "Supplemental Qualifiers for AE", "One record per IDVAR, IDVARVAL and QNAM per subject",
-                    ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"], SUPP_VARS, b.supp),
-        ],
-        "supplemental_qualifiers": [
-            {"QNAM": q, "QLABEL": SUPP_QUALIFIERS[q][0] if q in SUPP_QUALIFIERS else "continuation of text over 200 bytes",
-             "origin": SUPP_QUALIFIERS[q][1] if q in SUPP_QUALIFIERS else "CRF",
-             "values": SUPP_QUALIFIERS[q][3] if q in SUPP_QUALIFIERS else "text"} for q in used_qnams],
-        "codelists": {"OUT": sorted(AEOUT.values()), "ACN": sorted(AEACN.values()), "NY": ["N", "Y"],
-                      "TOXGR": ["1", "2", "3", "4", "5"], "EPOCH": ["FOLLOW-UP", "SCREENING", "TREATMENT"],
-                      "REL (sponsor)": list(AEREL.values())},
-        "epoch_and_phase": "Early/late is the supplemental qualifier AEPHASE, not EPOCH: EPOCH values come from "
-                           "the trial design (TA/SE), early/late is an analysis window since injection (SDTM IG 8.4).",
-        "excluded_entered_in_error": b.excluded,
-        "notes": b.notes,
-    }
-
-
-def write_define_json(rows: Sequence[dict], meta: ExportMeta) -> bytes:
-    return (json.dumps(define(rows, meta), indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -25,7 +25,8 @@ MEDIA_TYPES = {
     "pdf": "application/pdf",
     "xpt": "application/x-sas-xport",
     "json": "application/fhir+json",
-    "define": "application/json",
+    "define": "application/xml",
+    "zip": "application/zip",
 }
 AE_FORMATS = ("csv", "xlsx", "pdf", "xpt", "json")
 LISTING_FORMATS = ("csv", "xlsx")
@@ -88,7 +89,7 @@ def _file(name: str, fmt: str, data: bytes, rows: int, notes: dict | None = None
 
 
 def export_ae(db: Database, fmt: str, filters: Mapping, *, user: dict | None, actor: str, now: datetime,
-              study_id: str) -> ExportFile:
+              study_id: str, catalogue=None) -> ExportFile:
     """The AE listing in one format; PDF and XLSX carry the summary tables of the same rows.
 
     Raises InvalidInput (format) or ExportError (a value the format cannot hold, naming AE and field).
@@ -106,7 +107,7 @@ def export_ae(db: Database, fmt: str, filters: Mapping, *, user: dict | None, ac
         f = _file(f"{base}.csv", fmt, csv_export.write_ae_csv(rows, meta), len(rows))
     elif fmt == "xpt":
         active = sum(1 for r in rows if r.get("status", "active") == "active")
-        f = _file("ae.xpt", fmt, sdtm.write_ae_xpt(rows, meta), active)
+        f = _file("ae.xpt", fmt, sdtm.write_ae_xpt(rows, meta, catalogue), active)
     else:
         active = sum(1 for r in rows if r.get("status", "active") == "active")
         f = _file(f"{base}.json", fmt, fhir.write_ae_fhir(rows, meta), active)
@@ -114,19 +115,40 @@ def export_ae(db: Database, fmt: str, filters: Mapping, *, user: dict | None, ac
 
 
 def export_sdtm_companion(db: Database, which: str, filters: Mapping, *, user: dict | None, actor: str,
-                          now: datetime, study_id: str) -> ExportFile:
-    """SUPPAE (``suppae``) or the define-style description (``define``) of the same rows as ae.xpt."""
+                          now: datetime, study_id: str, catalogue=None, study_title: str = "") -> ExportFile:
+    """SUPPAE (``suppae``) or the Define-XML 2.1 of AE and SUPPAE (``define``) for the same rows as ae.xpt."""
+    from .submission import package
+
     rows = ae_rows(db, user, filters)
     meta = ExportMeta(study_id, now, actor, dict(filters))
     if which == "suppae":
         built = sdtm.build(rows, meta)
         f = _file("suppae.xpt", "xpt", sdtm.write_suppae_xpt(rows, meta), len(built.supp))
     elif which == "define":
-        f = _file("define_ae.json", "define", sdtm.write_define_json(rows, meta),
-                  sum(1 for r in rows if r.get("status", "active") == "active"))
+        anchor = audit.anchor(db)
+        f = _file("define.xml", "define", package.ae_define(rows, meta=meta, anchor=anchor, title=study_title,
+                                                             catalogue=catalogue),
+                  sum(1 for r in rows if r.get("status", "active") == "active"), {"anchor": anchor})
     else:
         raise InvalidInput({"dataset": "must be suppae or define"})
-    return record(db, f, kind=which, fmt="xpt" if which == "suppae" else "json", filters=filters, actor=actor, now=now)
+    return record(db, f, kind=which, fmt="xpt" if which == "suppae" else "xml", filters=filters, actor=actor, now=now)
+
+
+def export_sdtm(db: Database, *, user: dict | None, actor: str, now: datetime, study: Study, tz: str,
+                catalogue=None):
+    """The SDTM package (issue 19) as one zip, with the package itself for writing its files one by one.
+
+    Read in one snapshot of the rows the user may see; the audit entry names the chain head the package was
+    made at and the records per dataset. Raises ExportError naming a record and variable SDTM cannot hold.
+    """
+    from .submission import domains, package
+
+    snap = domains.read(db, user)
+    meta = ExportMeta(study.study_id, now, actor, {})
+    pkg = package.make_package(snap, study=study, tz=tz, meta=meta, catalogue=catalogue)
+    f = _file(f"{study.study_id}_sdtm_{stamp(now)}.zip", "zip", pkg.zip(meta.exported_at_utc),
+              sum(pkg.rows.values()), {"anchor": pkg.anchor, "datasets": pkg.rows})
+    return record(db, f, kind="sdtm", fmt="zip", filters={}, actor=actor, now=now), pkg
 
 
 def _check_listing_format(fmt: str) -> None:
@@ -173,5 +195,5 @@ def export_audit(db: Database, *, actor: str, now: datetime, study_id: str) -> t
     return f, snap.verification
 
 
-__all__ = ["ExportError", "ExportFile", "export_ae", "export_sdtm_companion", "export_labs",
+__all__ = ["ExportError", "ExportFile", "export_ae", "export_sdtm_companion", "export_sdtm", "export_labs",
            "export_visits", "export_audit", "ae_rows"]

@@ -11,7 +11,7 @@ from ..domain.errors import InvalidInput
 from ..domain.summary import summarize
 from ..exports import filters as export_filters
 from ..exports import service, summary_tables
-from .context import get_db, now, study, tz
+from .context import get_db, now, rulebook, study, tz
 from .guard import requires
 from .openapi import add_paths, err, query
 
@@ -55,7 +55,7 @@ def index():
 @requires("export.ae")
 def ae(fmt):
     return _download(lambda f: service.export_ae(get_db(), fmt, f, user=g.user, actor=_actor(), now=now(),
-                                                 study_id=study().study_id))
+                                                 study_id=study().study_id, catalogue=rulebook().ctcae))
 
 
 @bp.get("/api/v1/exports/suppae.xpt")
@@ -66,12 +66,24 @@ def suppae():
                                                              now=now(), study_id=study().study_id))
 
 
-@bp.get("/api/v1/exports/define_ae.json")
-@bp.get("/exports/define_ae.json")
+@bp.get("/api/v1/exports/define.xml")
+@bp.get("/exports/define.xml")
 @requires("export.ae")
 def define():
+    """Define-XML 2.1 of the AE and SUPPAE datasets for the same filters as ae.xpt."""
     return _download(lambda f: service.export_sdtm_companion(get_db(), "define", f, user=g.user, actor=_actor(),
-                                                             now=now(), study_id=study().study_id))
+                                                             now=now(), study_id=study().study_id,
+                                                             catalogue=rulebook().ctcae, study_title=study().title))
+
+
+@bp.get("/api/v1/exports/sdtm.zip")
+@bp.get("/exports/sdtm.zip")
+@requires("export.ae")
+def sdtm():
+    """The SDTM package (XPT v5 datasets, define.xml, reviewer's guide) of every participant the user may see."""
+    f, _ = service.export_sdtm(get_db(), user=g.user, actor=_actor(), now=now(), study=study(), tz=tz(),
+                               catalogue=rulebook().ctcae)
+    return send(f)
 
 
 @bp.get("/api/v1/exports/labs.<fmt>")
@@ -116,7 +128,7 @@ BINARY = {"type": "string", "format": "binary"}
 MEDIA = {"csv": ("text/csv", BINARY), "xlsx": (service.MEDIA_TYPES["xlsx"], BINARY), "pdf": ("application/pdf", BINARY),
          "xpt": ("application/x-sas-xport", BINARY),
          "json": ("application/fhir+json", {"type": "object", "required": ["resourceType", "type"]}),
-         "define": ("application/json", {"type": "object", "required": ["datasets"]})}
+         "define": ("application/xml", BINARY), "zip": ("application/zip", BINARY)}
 
 
 def _file_response(formats, what: str) -> dict:
@@ -137,10 +149,14 @@ add_paths({
     "/exports/suppae.xpt": {"get": {"summary": "SDTM SUPPAE for the same AEs as ae.xpt", "parameters": _FILTER_PARAMS,
                                     "responses": {**_file_response(["xpt"], "SUPPAE"),
                                                   **err(401, 403, 422)}}},
-    "/exports/define_ae.json": {"get": {"summary": "Define-style description of AE and SUPPAE",
-                                        "parameters": _FILTER_PARAMS,
-                                        "responses": {**_file_response(["define"], "Variables"),
-                                                      **err(401, 403, 422)}}},
+    "/exports/define.xml": {"get": {"summary": "Define-XML 2.1 of the AE and SUPPAE datasets",
+                                    "parameters": _FILTER_PARAMS,
+                                    "responses": {**_file_response(["define"], "define.xml"),
+                                                  **err(401, 403, 422)}}},
+    "/exports/sdtm.zip": {"get": {"summary": "SDTM package: DM, SV, EX, CM, AE, DS, MH, LB, SUPPAE (XPT v5), "
+                                             "define.xml and the reviewer's guide",
+                                  "responses": {**_file_response(["zip"], "The zip (the export is audited)"),
+                                                **err(401, 403, 422)}}},
     "/exports/labs.{fmt}": {"get": {
         "summary": "Lab listing (eGFR, CTCAE grades)",
         "parameters": [{"name": "fmt", "in": "path", "required": True,

@@ -1,0 +1,78 @@
+"""The SDTM package as files: one XPT v5 per dataset, define.xml, the reviewer's guide, and a zip of them all.
+
+Every file is a function of the snapshot and the export context: the XPT header stamps and the zip entries carry
+the export time, nothing reads the clock, so the same data and time give the same bytes.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from typing import Sequence
+
+from ...domain.study import Study
+from ..meta import ExportMeta
+from ..xpt import write_xpt
+from . import define_xml, guide
+from .datasets import AE_ONLY, PACKAGE, Dataset
+from .domains import Built, Snapshot, build
+
+DEFINE, GUIDE = "define.xml", "reviewers-guide.html"
+
+
+@dataclass(frozen=True)
+class Package:
+    files: dict[str, bytes]  # file name -> bytes, in package order
+    rows: dict[str, int]  # dataset -> records
+    anchor: str
+
+    def zip(self, when) -> bytes:
+        """All files in one zip, entries stamped with ``when`` (fixed, so the archive is reproducible)."""
+        buf = io.BytesIO()
+        stamp = (when.year, when.month, when.day, when.hour, when.minute, when.second)
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in self.files.items():
+                info = zipfile.ZipInfo(name, date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                z.writestr(info, data)
+        return buf.getvalue()
+
+
+def _xpt(ds: Dataset, records: list[dict], meta: ExportMeta) -> bytes:
+    row_key = next((v.name for v in ds.variables if v.name.endswith("SPID")), None)
+    return write_xpt([v.xpt() for v in ds.variables], records, ds.name, ds.label, meta.exported_at_utc, row_key)
+
+
+def _files(datasets: Sequence[Dataset], built: Built, meta: ExportMeta, title: str, anchor: str,
+           with_guide: bool) -> Package:
+    files: dict[str, bytes] = {}
+    pairs = [(ds, built.records[ds.name]) for ds in datasets]
+    for ds, recs in pairs:
+        files[ds.file] = _xpt(ds, recs, meta)
+    ctx = define_xml.Context(meta.study_id, title, meta, anchor, built.left_out, built.notes,
+                             GUIDE if with_guide else None)
+    files[DEFINE] = define_xml.write_define(pairs, ctx)
+    if with_guide:
+        files[GUIDE] = guide.write_guide(pairs, ctx)
+    return Package(files, {ds.name: len(recs) for ds, recs in pairs}, anchor)
+
+
+def countries(study: Study) -> dict[str, str]:
+    """Site -> ISO 3166-1 alpha-3 country, where rules/study.toml names one."""
+    return {s.code: getattr(s, "country", None) or "" for s in study.sites}
+
+
+def make_package(snap: Snapshot, *, study: Study, tz: str, meta: ExportMeta, catalogue=None) -> Package:
+    """Every dataset of the package, define.xml describing them and the reviewer's guide."""
+    built = build(snap, study=study, tz=tz, meta=meta, catalogue=catalogue, countries=countries(study))
+    return _files(PACKAGE, built, meta, study.title, snap.anchor, with_guide=True)
+
+
+def ae_define(rows: Sequence[dict], *, meta: ExportMeta, anchor: str, title: str = "", catalogue=None) -> bytes:
+    """define.xml for the AE listing's ae.xpt and suppae.xpt alone (the same rows as those files)."""
+    from .. import sdtm
+
+    b = sdtm.build(rows, meta, catalogue)
+    built = Built({"AE": b.ae, "SUPPAE": b.supp}, list(b.notes), {"AE": b.excluded})
+    return _files(AE_ONLY, built, meta, title or meta.study_id, anchor, with_guide=False).files[DEFINE]
