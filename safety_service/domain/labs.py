@@ -337,5 +337,6 @@ def dismiss_offer(db: Database, lab_id: int, *, reason: str, user: dict, now: da
 
 
 def analyte_choices() -> list[tuple[str, str, list[str]]]:
-    """(analyte, label, accepted units) for forms and the import help."""
-    return [(a.name, a.label, a.accepted()) for a in ANALYTES.values()]
+    """(analyte, label, its units with the default first) for forms and the import help; other spellings of
+    these units are accepted too but not offered (they made a list of 120 with duplicates)."""
+    return [(a.name, a.label, [u.name for u in a.units]) for a in ANALYTES.values()]

@@ -179,7 +179,9 @@ def find_unit(analyte_name: str, unit: str) -> Unit:
     a = analyte(analyte_name)
     found = a._index.get(_key(unit or ""))
     if found is None:
-        raise LabValueError("unit", f"unit {unit!r} is not accepted for {a.name}; accepted: {', '.join(a.accepted())}")
+        # the analyte's own units, its default first (other spellings of them are accepted but not offered)
+        raise LabValueError("unit", f"unit {unit!r} is not accepted for {a.name}; accepted: "
+                                    f"{', '.join(u.name for u in a.units)} (default {a.unit_si})")
     return found
 
 
