@@ -419,3 +419,24 @@ def test_it_offers_the_package_on_the_exports_page(app, db, trial, web):
     assert "/exports/sdtm.zip" in page and "/exports/define.xml" in page
     r = web("safety_sam").get("/exports/sdtm.zip")
     assert r.status_code == 200 and zipfile.ZipFile(io.BytesIO(r.data)).testzip() is None
+
+
+def test_it_takes_country_from_the_sites_in_the_study_rules(app, db, trial):
+    rb = app.extensions["rulebook"]
+    study = rb.study.model_copy(update={"sites": [s.model_copy(update={"country": "DEU"}) if s.code == "S01" else s
+                                                  for s in rb.study.sites]})
+    pkg = package.make_package(domains.read(db, None), study=study, tz=app.config["TIMEZONE"], meta=meta(),
+                               catalogue=rb.ctcae)
+    dm = frames(pkg)["DM"]
+    assert dict(zip(dm["SUBJID"], dm["COUNTRY"])) == {"S01-001": "DEU", "S01-002": "DEU", "S02-001": "",
+                                                      "S02-002": ""}
+
+
+def test_it_knows_each_meddra_soc_code_as_ctcae_publishes_it():
+    import json
+
+    from safety_service.exports.sdtm import MEDDRA_SOC_CODES
+
+    catalogue = json.loads(Path(__file__).with_name("data").joinpath("ctcae_v5.json").read_text(encoding="utf-8"))
+    other = {t["soc"]: int(t["meddra_code"]) for t in catalogue if t["term"].endswith("- Other, specify")}
+    assert other == MEDDRA_SOC_CODES

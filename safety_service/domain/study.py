@@ -14,6 +14,7 @@ from ..rulefiles import StrictModel, load_toml
 class Site(StrictModel):
     code: str = Field(min_length=1, max_length=20)
     name: str
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")  # ISO 3166-1 alpha-3: SDTM DM COUNTRY
 
 
 class VisitDef(StrictModel):
@@ -140,8 +141,13 @@ def visit_status(window_start: date, window_end: date, done_on: date | None, tod
     return "overdue"
 
 
-def schedule(study: Study, injection_day: date | None, done: dict[str, date], today: date) -> list[ScheduledVisit]:
-    """The visit schedule of one participant, status derived from the dates and ``today`` (a local date)."""
+def schedule(study: Study, injection_day: date | None, done: dict[str, date], today: date,
+             ended_on: date | None = None) -> list[ScheduledVisit]:
+    """The visit schedule of one participant, status derived from the dates and ``today`` (a local date).
+
+    ``ended_on``: the day the participant left the study (withdrawn, lost to follow-up, died, completed). A visit
+    not done whose window closed before it was missed; any later one is ``not_expected``: nothing is overdue after.
+    """
     if injection_day is None:
         return []
     out = []
@@ -150,5 +156,7 @@ def schedule(study: Study, injection_day: date | None, done: dict[str, date], to
         due = injection_day + timedelta(days=v.day)
         start, end = due - timedelta(days=v.window_before), due + timedelta(days=v.window_after)
         status = visit_status(start, end, done.get(v.code), today, study.missed_after_days)
+        if ended_on is not None and status != "done":
+            status = "missed" if end < ended_on else "not_expected"
         out.append(ScheduledVisit(v.code, v.label, due, start, end, status, done.get(v.code)))
     return out
