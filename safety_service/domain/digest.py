@@ -20,6 +20,7 @@ from ..db import row, rows
 from . import alerts, lab_rules, outbox
 from .checks import overdue_visits, visit_rows, visits_opening_soon
 from .permissions import allowed, site_scope
+from .queries.summary import for_digest as queries_for_digest
 
 # Levey et al., AJKD 2014 (NKF-FDA-EMA): a 30 % eGFR decline from baseline is a surrogate of kidney failure risk.
 EGFR_DECLINE_PERCENT = 30
@@ -88,7 +89,7 @@ def egfr_decline_figure(db: Database, lab_rules_set, user: dict, now: datetime) 
         return {"declined": 0, "evaluable": 0, "subjects": []}
     by_participant: dict[int, list[lab_rules.LabResult]] = {}
     for r in db.query("SELECT id, participant_id, analyte, value_si, collected_at, uln, lln, egfr FROM labs"
-                      " WHERE analyte IN ('creatinine', 'egfr')"):
+                      " WHERE analyte IN ('creatinine', 'egfr') AND status = 'valid'"):
         by_participant.setdefault(r["participant_id"], []).append(lab_rules.LabResult(
             r["id"], r["analyte"], r["value_si"], parse_datetime(r["collected_at"]), r["uln"], r["lln"], r["egfr"]))
     declined, evaluable = [], 0
@@ -143,6 +144,8 @@ def build(db: Database, rulebook, recipient: Recipient, *, since: datetime, now:
         "egfr": egfr_decline_figure(db, rulebook.lab_rules, user, now),
         "egfr_decline_percent": EGFR_DECLINE_PERCENT,
         "alerts": None,
+        "queries": queries_for_digest(db, user, now=now, base_url=base_url,
+                                      overdue_days=rulebook.notifications.queries.overdue_days),
         "links": {"alerts": f"{base_url}/alerts", "home": f"{base_url}/"},
     }
     if allowed(recipient.role, "alert.view"):
