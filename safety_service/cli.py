@@ -161,7 +161,6 @@ AREA_COMMANDS = [
     "safety_service.labs_import:import_group",  # `safety import labs`
     "safety_service.history_import:import_group",  # adds `safety import conmeds|medical-history`
     "safety_service.exports.odm_cli:export_group",  # adds `safety export odm`
-    "safety_service.exports.odm_cli:export_group",  # adds `safety export odm`
     "safety_service.jobs.commands:JOB_COMMANDS",  # `safety check`, `mail send`, `digest`, `scheduler`
     "safety_service.exports.cli:export_group",  # `safety export ae|audit`
 ]

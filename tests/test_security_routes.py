@@ -100,8 +100,6 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("api_history.treatments_show", "GET"): EVERYONE,
     ("api_history.treatments_set", "PUT"): CLINICAL,
     ("exports_odm.odm_xml", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
-    ("exports_odm.odm_xml", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
-    ("exports_odm.odm_xml", "GET"): {INVESTIGATOR, OFFICER, AUDITOR},
     # alerts: seen by those who act on them and by oversight; acted on by the investigator and safety officer
     ("alerts.inbox", "GET"): {INVESTIGATOR, OFFICER, AUDITOR, ADMIN},
     ("alerts.detail", "GET"): {INVESTIGATOR, OFFICER, AUDITOR, ADMIN},

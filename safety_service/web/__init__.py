@@ -40,8 +40,6 @@ BLUEPRINTS = [
     "safety_service.web.api_history",  # con-meds, medical history, treatment given (issue 14)
     "safety_service.web.history",
     "safety_service.web.exports_odm",  # CDISC ODM 1.3.2 download (issue 14)
-    "safety_service.web.exports_odm",  # CDISC ODM 1.3.2 download (issue 14)
-    "safety_service.web.exports_odm",  # CDISC ODM 1.3.2 download (issue 14)
     "safety_service.web.eligibility",  # screening checklist, signed deviations, injection, screening log (issue 13)
     "safety_service.web.display",  # template filters num/cells and the label global (no routes; issue 16)
 ]
