@@ -124,3 +124,25 @@ def export_audit(output: Path, now_text):
     click.echo(result.describe())
     if not result.ok:
         sys.exit(1)
+
+
+@export_group.command("queries")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "xlsx"]), help="File format.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+@click.option("--status", default=None, type=click.Choice(["open", "answered", "closed"]), help="Only this status.")
+@click.option("--site", default=None, help="Only this site.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--now", "now_text", default=None, metavar="ISO8601", help="Export time: ages are counted to it.")
+@with_appcontext
+def export_queries(fmt, output: Path, status, site, force: bool, now_text):
+    """The data clarification query log (issue 17): every query with its age and turnaround."""
+    from .query_log import export_query_log
+
+    refuse_overwrite([output], force)
+    try:
+        f = export_query_log(_db(), fmt, {"status": status, "site": site}, user=None, actor=ACTOR,
+                             now=_now(now_text), study_id=current_app.extensions["rulebook"].study.study_id)
+    except DomainError as e:
+        raise click.ClickException(str(e)) from None
+    _write(output, f.data)
+    click.echo(f"{output}: {f.rows} queries, sha256 {f.sha256}")

@@ -215,10 +215,16 @@ def queries_on(entity: str, entity_id) -> list[dict]:
     return queries.search(get_db(), user, {"entity": entity, "entity_id": str(entity_id), "limit": 200})[0]
 
 
+def query_site_counts() -> list[dict]:
+    """Open (waiting for the site) and answered queries per site the user may see: the dashboard's tile."""
+    user = g.get("user")
+    return queries.open_by_site(get_db(), user) if user else []
+
+
 @bp.app_context_processor
 def _query_globals():
     return {"query_marks": query_marks, "record_queries": record_queries, "queries_on": queries_on,
-            "visit_query_marks": visit_query_marks}
+            "visit_query_marks": visit_query_marks, "query_site_counts": query_site_counts}
 
 
 add_paths({"/exports/queries.{fmt}": {"get": {
