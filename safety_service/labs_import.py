@@ -43,7 +43,8 @@ def import_labs_command(file: Path, by_email: str | None, now_text: str | None):
         try:
             report = import_labs(db, text, rules=rulebook.lab_rules, study=rulebook.study,
                                  tz=current_app.config["TIMEZONE"], user=user,
-                                 actor=user["email"] if user else "cli", now=clock_from(now_text).now())
+                                 actor=user["email"] if user else "cli", now=clock_from(now_text).now(),
+                                 plausibility=rulebook.plausibility)
         except ImportRefused as e:
             raise click.ClickException(e.one_line()) from None
     finally:

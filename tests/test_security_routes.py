@@ -75,6 +75,13 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("labs.lab_import", "POST"): CLINICAL | {ADMIN},
     ("api_labs.lab_index", "GET"): EVERYONE,
     ("api_labs.lab_create", "POST"): CLINICAL,
+    # putting records right (issue 12): everyone reads a result, the site team marks it in error or ends a participant
+    ("corrections.api_lab_show", "GET"): EVERYONE,
+    ("corrections.api_lab_entered_in_error", "POST"): CLINICAL,
+    ("corrections.api_participant_status", "POST"): CLINICAL,
+    ("corrections.lab_detail", "GET"): EVERYONE,
+    ("corrections.lab_entered_in_error", "POST"): CLINICAL,
+    ("corrections.participant_status", "POST"): CLINICAL,
     # con-meds and medical history (issue 14): everyone reads (site-scoped), the site team enters and amends
     ("history.conmed_new", "GET"): CLINICAL,
     ("history.conmed_new", "POST"): CLINICAL,

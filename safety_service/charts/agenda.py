@@ -60,7 +60,7 @@ def agenda(participants: Sequence[Mapping], schedules: Mapping[str, Sequence[Sch
             elif v.status == "upcoming" and 0 < (v.window_start - today).days <= soon_days:
                 opens = (v.window_start - today).days
                 week.append(Due(sid, p["site"], v, f"window opens in {_days(opens)}", False))
-        nxt = next((v for v in sched if v.status not in ("done", "missed")), None)
+        nxt = next((v for v in sched if v.status not in ("done", "missed", "not_expected")), None)
         inj = injection_days.get(sid)
         listing.append({**p, "study_day": study_day(today, inj) if inj else None, "next_visit": nxt})
     now_list.sort(key=lambda d: (d.visit.status != "overdue", d.visit.window_end, d.subject_id))

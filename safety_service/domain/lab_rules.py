@@ -114,6 +114,9 @@ class CtcaeGradeRule(_RuleBase):
     threshold: int = Field(ge=1, le=5)
     # Participants enter with CKD 3-4 and treated hypertension: only a grade worse than baseline's is new.
     worse_than_baseline: bool = True
+    # Analytes another rule already watches at this level (one finding, one alert: hemoglobin < 8 g/dL is both the
+    # protocol's limit and CTCAE v5.0 Anemia grade 3).
+    except_analytes: list[str] = []
 
     @field_validator("analyte")
     @classmethod
@@ -391,7 +394,7 @@ def _reference_label(rule: ChangeRule) -> str:
 
 def _analytes_of(rule, series: dict[str, list[LabResult]]) -> list[str]:
     if rule.analyte == "any":
-        return sorted(a for a in series if a in GRADED_ANALYTES)
+        return sorted(a for a in series if a in GRADED_ANALYTES and a not in getattr(rule, "except_analytes", ()))
     return [rule.analyte] if rule.analyte in series else []
 
 
@@ -399,7 +402,9 @@ def evaluate(rules: RuleSet, participant: ParticipantFacts, results: Iterable[La
              now: datetime) -> Evaluation:
     """Every breach of every enabled rule in a participant's results collected up to ``now``.
 
-    A rule without confirmation breaches once per result that meets it. A sustained rule breaches once per
+    A rule without confirmation breaches once per episode, on the first result of a run of results meeting it (a
+    value still below 8 g/dL at the next visit is the same breach, not a new alert; one that does not meet it ends
+    the episode, and the next that does is a new breach). A sustained rule breaches once per
     episode, on the first value >= ``confirm_after_days`` after the episode's first value, every value between
     also meeting it; a value that does not meet it ends the episode. Pure: no I/O, no clock but ``now``.
     """
@@ -433,6 +438,7 @@ def _evaluate_rule(rule, analyte: str, s: list[LabResult], baselines: dict[str, 
     inj = participant.injection_at
     start: LabResult | None = None
     fired = False
+    in_episode = False  # for a rule without confirmation: the current run of results meeting it is alerted
     for i, r in enumerate(s):
         if rule.applies_to == "post_injection" and (inj is None or r.collected_at <= inj):
             continue
@@ -441,8 +447,9 @@ def _evaluate_rule(rule, analyte: str, s: list[LabResult], baselines: dict[str, 
             ev.skipped.append(Skipped(rule.id, r.id, shown))
             continue
         if rule.confirm_after_days is None:
-            if met:
+            if met and not in_episode:
                 ev.breaches.append(_breach(rule, participant, r, analyte, shown))
+            in_episode = bool(met)
             continue
         if not met:
             start, fired = None, False

@@ -29,6 +29,19 @@ AUDITED = ("subject_id", "analyte", "value", "unit", "value_si", "unit_si", "egf
 PUBLIC_FIELDS = ("id", "subject_id", "analyte", "value", "unit", "value_si", "unit_si", "egfr", "ctcae_term",
                  "ctcae_grade", "uln", "lln", "range_source", "visit", "collected_at", "source", "entered_at",
                  "entered_by")
+# Issue 12: a result entered in error keeps its row (and its page line) but leaves every analysis; its CTCAE grade
+# is the latest re-grade record's when a baseline entered or corrected later changed it (lab_regrades).
+ERROR_FIELDS = ("status", "error_reason", "error_at", "error_by", "confirmed_checks")
+CURRENT = ("SELECT l.*, g.id AS regrade_id, g.ctcae_term AS regrade_term, g.ctcae_grade AS regrade_grade, "
+           "g.reason AS regrade_reason, g.at AS regraded_at FROM labs l LEFT JOIN lab_regrades g "
+           "ON g.id = (SELECT max(r.id) FROM lab_regrades r WHERE r.lab_id = l.id)")
+
+
+def current(r: dict) -> dict:
+    """A row of ``CURRENT`` with its current CTCAE term and grade (the latest re-grade's, if any)."""
+    if r.get("regrade_id"):
+        r = {**r, "ctcae_term": r["regrade_term"], "ctcae_grade": r["regrade_grade"]}
+    return r
 
 
 @dataclass(frozen=True)
@@ -127,13 +140,20 @@ def _facts(p: dict) -> lab_rules.ParticipantFacts:
     return lab_rules.ParticipantFacts(p["subject_id"], parse_datetime(p["injection_at"]) if p["injection_at"] else None)
 
 
-def stored_series(db: Database, participant_id: int) -> list[dict]:
-    return rows(db, "SELECT * FROM labs WHERE participant_id = ? ORDER BY collected_at, id", (participant_id,))
+def stored_series(db: Database, participant_id: int, *, include_errors: bool = False) -> list[dict]:
+    """The participant's valid results (with results entered in error too if asked), current grades, oldest first."""
+    valid = "" if include_errors else " AND l.status = 'valid'"
+    return [current(r) for r in rows(db, f"{CURRENT} WHERE l.participant_id = ?{valid} ORDER BY l.collected_at, l.id",
+                                      (participant_id,))]
 
 
 def public(r: dict) -> dict:
     """The API's form of a stored result, with the KDIGO stage where one applies."""
+    r = current(r)
     out = {k: r[k] for k in PUBLIC_FIELDS}
+    out.update({k: r.get(k) for k in ERROR_FIELDS})
+    out["status"] = out["status"] or "valid"
+    out["regrade_reason"] = r.get("regrade_reason")
     out["kdigo_stage"] = (g_stage(r["egfr"]) if r["egfr"] is not None else
                           g_stage(r["value_si"]) if r["analyte"] == "egfr" else
                           uacr_stage(r) if r["analyte"] == "uacr" else None)
@@ -157,8 +177,7 @@ def series(db: Database, subject_id: str, *, user: dict | None, analyte: str | N
             analyte = find_analyte(analyte).name
         except LabValueError as e:
             raise InvalidInput({"analyte": e.message}) from None
-        found = rows(db, "SELECT * FROM labs WHERE participant_id = ? AND analyte = ? ORDER BY collected_at, id",
-                     (p["id"], analyte))
+        found = [r for r in stored_series(db, p["id"]) if r["analyte"] == analyte]
     else:
         found = stored_series(db, p["id"])
     return [public(r) for r in found]
@@ -193,7 +212,7 @@ def _baselines(db: Database, p: dict, analyte: str, injection: datetime, rules: 
     """Baseline values (rules file policy) of the analyte, and of eGFR for a creatinine, from stored results."""
     wanted = ["creatinine", "egfr"] if analyte in ("creatinine", "egfr") else [analyte]
     pre = rows(db, f"SELECT * FROM labs WHERE participant_id = ? AND analyte IN ({', '.join('?' * len(wanted))}) "
-                   "AND collected_at <= ? ORDER BY collected_at, id", (p["id"], *wanted, iso(injection)))
+                   "AND collected_at <= ? AND status = 'valid' ORDER BY collected_at, id", (p["id"], *wanted, iso(injection)))
     return lab_rules.baseline_values(rules.baseline, lab_rules.series_by_analyte([_as_result(r) for r in pre],
                                                                                  injection), injection)
 
@@ -209,7 +228,8 @@ def store(db: Database, rec: dict, p: dict, *, rules: lab_rules.RuleSet, study: 
     the same participant, analyte and instant.
     """
     with atomic(db):
-        existing = row(db, "SELECT * FROM labs WHERE participant_id = ? AND analyte = ? AND collected_at = ?",
+        existing = row(db, "SELECT * FROM labs WHERE participant_id = ? AND analyte = ? AND collected_at = ? "
+                           "AND status = 'valid'",
                        (rec["participant_id"], rec["analyte"], rec["collected_at"]))
         if existing:
             if round(existing["value_si"], 9) == round(rec["value_si"], 9):
@@ -248,20 +268,34 @@ def store(db: Database, rec: dict, p: dict, *, rules: lab_rules.RuleSet, study: 
                 "grade": grade.grade, "onset": local_date(collected, tz).isoformat(), "created_at": iso(now)})
             audit.record(db, actor=actor, action="ae_offered", entity="lab", entity_id=lab_id, at=now,
                          changes={"ae_offer": (None, f"{grade.term} grade {grade.grade} ({grade.basis})")})
+        if rec.get("confirmed_checks"):  # issue 12: a value that failed a plausibility check, kept on purpose
+            audit.record(db, actor=actor, action="plausibility_confirmed", entity="lab", entity_id=lab_id, at=now,
+                         changes={"confirmed_checks": (None, rec["confirmed_checks"])},
+                         reason="the value failed these checks and was confirmed by the person entering it")
         stored = row(db, "SELECT * FROM labs WHERE id = ?", (lab_id,))
+        if injection is not None and not post:  # a baseline entered late re-grades what was graded against it
+            from .corrections import regrade
+            regrade.after_baseline_change(db, p, rules=rules, study=study, tz=tz, now=now, actor=actor,
+                                          why=f"baseline {rec['analyte']} of {rec['collected_at'][:10]} entered "
+                                              f"by {actor}", raise_alerts=raise_alerts)
         raised = raise_breaches(db, p, rules, now) if raise_alerts else []
     return Recorded(stored, duplicate=False, breaches=tuple(b.rule_id for b in raised if b.result_id == lab_id))
 
 
 def record(db: Database, subject_id: str, data: dict, *, rules: lab_rules.RuleSet, study: Study, tz: str,
-           user: dict, source: str, now: datetime) -> Recorded:
+           user: dict, source: str, now: datetime, plausibility=None) -> Recorded:
     """Validate and store one result for a participant the user may see.
 
+    ``plausibility``: the study's delta and plausibility checks (rules/plausibility.toml); a value failing one is
+    refused with NeedsConfirmation (an InvalidInput naming ``value``) unless ``data["confirmed"]`` is true.
     Raises NotFound (participant), InvalidInput (fields named: analyte, value, unit, collected_at, visit, uln,
-    lln) or Conflict (a different value for the same sample).
+    lln, confirmed) or Conflict (a different value for the same sample).
     """
     p = participants.get(db, subject_id, user=user)
     rec = validate(data, p, study, tz, now)
+    if plausibility is not None:
+        from .corrections import plausibility as checks
+        rec = checks.screen(db, rec, p, plausibility, confirmed=data.get("confirmed"))
     return store(db, rec, p, rules=rules, study=study, tz=tz, actor=user["email"], source=source, now=now)
 
 
@@ -269,12 +303,14 @@ def raise_breaches(db: Database, p: dict, rules: lab_rules.RuleSet, now: datetim
     """Evaluate the participant's whole series and raise one alert per breach; a breach raised before stays one
     alert (the key is participant, rule and triggering result, UNIQUE in the alerts table). Returns every breach."""
     found = lab_rules.evaluate(rules, _facts(p), [_as_result(r) for r in stored_series(db, p["id"])], now).breaches
+    # Issue 12: nothing is alerted after the participant left the study (withdrawn, lost, died, completed).
+    ended = p.get("status_on") if p.get("status", "active") != "active" else None
     # Known keys are skipped before raise_alert only to save work; the UNIQUE key is what guarantees one alert.
     known = {r[0] for r in db.execute("SELECT key FROM alerts WHERE subject_id = ? AND kind = ?",
                                       [p["subject_id"], ALERT_KIND]).fetchall()}
     for b in found:
         key = f"lab:{b.subject_id}:{b.rule_id}:{b.result_id}"
-        if key not in known:
+        if key not in known and not (ended and b.collected_at.date().isoformat() > ended):
             alerts.raise_alert(db, key=key, kind=ALERT_KIND, severity=b.severity, message=b.message, now=now,
                                subject_id=b.subject_id, site=p["site"], rule=b.rule_id, ref_entity="lab",
                                ref_id=b.result_id)

@@ -18,11 +18,12 @@ from sqlite_utils import Database
 from ..db import atomic, row
 from . import labs, participants
 from .errors import DomainError, InvalidInput
+from .corrections.plausibility import NeedsConfirmation, screen
 from .lab_rules import RuleSet
 from .study import Study
 
 REQUIRED = ("subject_id", "analyte", "value", "unit", "collected_at")
-OPTIONAL = ("visit", "uln", "lln")
+OPTIONAL = ("visit", "uln", "lln", "confirmed")  # confirmed: true saves a value failing a plausibility check
 MAX_ROWS = 50_000
 
 
@@ -86,7 +87,7 @@ def parse(text: str) -> tuple[list[dict], list[Problem]]:
 
 
 def import_labs(db: Database, text: str, *, rules: RuleSet, study: Study, tz: str, user: dict | None,
-                actor: str, source: str = "csv", now: datetime) -> ImportReport:
+                actor: str, source: str = "csv", now: datetime, plausibility=None) -> ImportReport:
     """Import every row of a CSV text or none. ``user`` limits rows to the participants that user may see
     (None: the command line, study-wide). Raises ImportRefused listing every problem by row and column."""
     data, problems = parse(text)
@@ -111,6 +112,16 @@ def import_labs(db: Database, text: str, *, rules: RuleSet, study: Study, tz: st
             problems.extend(Problem(n, col, why) for col, why in e.fields.items())
             continue
         key = (p["id"], rec["analyte"], rec["collected_at"])
+        if plausibility is not None:  # issue 12: checked against the stored series, named by row and column
+            try:
+                rec = screen(db, rec, p, plausibility, confirmed=item.get("confirmed"))
+            except NeedsConfirmation as e:
+                problems.append(Problem(n, "value", e.fields["value"].replace('("confirmed": true)',
+                                                                          "(a confirmed column saying true)")))
+                continue
+            except InvalidInput as e:
+                problems.extend(Problem(n, col, why) for col, why in e.fields.items())
+                continue
         if key in seen:
             first_row, first_value = seen[key]
             if round(first_value, 9) == round(rec["value_si"], 9):
@@ -121,7 +132,7 @@ def import_labs(db: Database, text: str, *, rules: RuleSet, study: Study, tz: st
             continue
         seen[key] = (n, rec["value_si"])
         stored = row(db, "SELECT value, unit, value_si FROM labs WHERE participant_id = ? AND analyte = ? AND "
-                         "collected_at = ?", key)
+                         "collected_at = ? AND status = 'valid'", key)
         if stored:
             if round(stored["value_si"], 9) == round(rec["value_si"], 9):
                 skipped.append(Problem(n, "collected_at", "already present with the same value: skipped"))

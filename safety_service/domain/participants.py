@@ -124,7 +124,14 @@ def done_visits(db: Database, participant_id: int) -> dict[str, date]:
 
 def participant_schedule(db: Database, p: dict, study: Study, tz: str, now: datetime):
     injection = local_date(parse_datetime(p["injection_at"]), tz) if p["injection_at"] else None
-    return schedule(study, injection, done_visits(db, p["id"]), local_date(now, tz))
+    return schedule(study, injection, done_visits(db, p["id"]), local_date(now, tz), ended_on(p))
+
+
+def ended_on(p: dict) -> date | None:
+    """The day a participant left the study (withdrawn, lost to follow-up, died, completed), or None if active."""
+    if p.get("status", "active") == "active" or not p.get("status_on"):
+        return None
+    return date.fromisoformat(p["status_on"])
 
 
 def with_schedule(db: Database, p: dict, study: Study, tz: str, now: datetime) -> dict:
@@ -159,4 +166,9 @@ def record_visit(db: Database, subject_id: str, visit: str, visit_date, *, study
                              "recorded_at": iso(now), "recorded_by": actor["email"]})
         audit.record(db, actor=actor["email"], action="visit", entity="participant", entity_id=subject_id, at=now,
                      changes={f"visit:{visit}": (None, when.isoformat())})
+        # Issue 12: a visit recorded late resolves its overdue alert, with the reason.
+        from .corrections import resolution
+        resolution.resolve(db, resolution.open_alerts(db, "key = ?", [f"overdue:{subject_id}:{visit}"]), now=now,
+                           actor=actor["email"], why=f"visit {visit} recorded late by {actor['email']}: done on "
+                                                     f"{when.isoformat()}")
     return with_schedule(db, p, study, tz, now)

@@ -12,7 +12,7 @@ from ..domain.errors import InvalidInput
 
 # As GET /api/v1/adverse-events, plus whether to list entered-in-error AEs (the listings show their status)
 AE_FILTERS = ("subject_id", "site", "from", "to", "serious", "min_grade", "phase", "related", "include_entered_in_error")
-LAB_FILTERS = ("subject_id", "site", "analyte", "from", "to")
+LAB_FILTERS = ("subject_id", "site", "analyte", "from", "to", "include_entered_in_error")
 VISIT_FILTERS = ("subject_id", "site")
 _TRUE, _FALSE = {"true", "1", "yes", "y"}, {"false", "0", "no", "n"}
 

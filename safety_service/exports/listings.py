@@ -35,6 +35,8 @@ LAB_COLUMNS: tuple[Column, ...] = (
     Column("source", "Source", "form, api, csv import or demo.", "text", 7),
     Column("entered_at", "Entered at", "When the result was stored (ISO 8601 UTC).", "datetime", 20),
     Column("entered_by", "Entered by", "Who stored it.", "text", 22),
+    Column("status", "Status", "valid, or entered_in_error (listed only when asked for; never analysed).", "text", 9),
+    Column("error_reason", "Error reason", "Why the result was marked entered in error, by whom and when.", "text", 24),
 )
 
 VISIT_COLUMNS: tuple[Column, ...] = (
@@ -68,11 +70,16 @@ def lab_rows(db: Database, user: dict | None, f: Mapping) -> list[dict]:
             clauses.append(f"{key} = ?")
             params.append(value)
     add_date_range("collected_at", f, clauses, params)
+    if not f.get("include_entered_in_error"):  # issue 12: a result entered in error leaves the default export
+        clauses.append("status = 'valid'")
+    clauses = [f"l.{c}" for c in clauses]
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     out = []
-    for r in db.query(f"SELECT * FROM labs {where} ORDER BY subject_id, analyte, collected_at, id", params):
+    for r in db.query(f"{labs.CURRENT} {where} ORDER BY l.subject_id, l.analyte, l.collected_at, l.id", params):
         public = labs.public(r)
         public["site"] = r["site"]
+        if r["status"] != "valid":
+            public["error_reason"] = f"{r['error_reason']} ({r['error_by']}, {r['error_at']})"
         out.append(public)
     return out
 

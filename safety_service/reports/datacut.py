@@ -99,6 +99,18 @@ def _created_by(row: dict, as_of: datetime) -> bool:
     return not created or parse_datetime(created) <= as_of
 
 
+def _status_as_held(p: dict, cutoff: date, held_at: datetime, tz: str) -> dict:
+    """A participant's status at the cut (issue 12): a status recorded after the snapshot, or dated after the
+    cut-off, is not yet known; one that is gives ``off_study_at``, the end of its local day, where exposure ends."""
+    on, recorded = p.get("status_on"), p.get("status_recorded_at")
+    if p.get("status", "active") == "active" or not on:
+        return p
+    if date.fromisoformat(on) > cutoff or (recorded and parse_datetime(recorded) > held_at):
+        return {**p, "status": "active", "status_on": None, "status_reason": None}
+    end = datetime.combine(date.fromisoformat(on) + timedelta(days=1), time(0), tzinfo=ZoneInfo(tz))
+    return {**p, "off_study_at": to_utc(end).isoformat()}
+
+
 def _participants(db: Database, as_of: datetime) -> list[dict]:
     rows = db.query("SELECT * FROM participants ORDER BY subject_id")
     return [p for p in rows if _created_by(p, as_of)]
@@ -117,7 +129,9 @@ def _schedules(db: Database, people: list[dict], study: Study, tz: str, as_of: d
         injection = local_date(parse_datetime(p["injection_at"]), tz) if p["injection_at"] else None
         if injection and injection > today:
             injection = None
-        out[p["subject_id"]] = [v.as_dict() for v in schedule(study, injection, done, today)]
+        ended = date.fromisoformat(p["status_on"]) if p.get("status", "active") != "active" and p.get("status_on") \
+            else None
+        out[p["subject_id"]] = [v.as_dict() for v in schedule(study, injection, done, today, ended)]
     return out
 
 
@@ -145,9 +159,11 @@ def _load_labs(db: Database, as_of: datetime, held_at: datetime) -> list[dict] |
     if not db["labs"].exists():
         return None
     out, direct = [], set()
-    found = [r for r in db.query("SELECT id, subject_id, analyte, value_si, egfr, collected_at, visit, entered_at "
-                                 "FROM labs ORDER BY collected_at, id")
-             if parse_datetime(r["collected_at"]) <= as_of and parse_datetime(r["entered_at"]) <= held_at]
+    # A result entered in error is out of every cut made after it was marked (issue 12); a cut held before keeps it.
+    found = [r for r in db.query("SELECT id, subject_id, analyte, value_si, egfr, collected_at, visit, entered_at, "
+                                 "status, error_at FROM labs ORDER BY collected_at, id")
+             if parse_datetime(r["collected_at"]) <= as_of and parse_datetime(r["entered_at"]) <= held_at
+             and (r["status"] == "valid" or parse_datetime(r["error_at"]) > held_at)]
     for r in found:
         if r["analyte"] == "egfr":
             direct.add((r["subject_id"], r["collected_at"]))
@@ -174,7 +190,7 @@ def load(db: Database, study: Study, *, as_of: datetime, cutoff: date, tz: str,
     """
     as_of = to_utc(as_of)
     held_at = to_utc(held_at) if held_at else as_of
-    people = _participants(db, held_at)
+    people = [_status_as_held(p, cutoff, held_at, tz) for p in _participants(db, held_at)]
     missing = []
     aes = AE_SOURCE(db, held_at)
     if aes is None:

@@ -17,7 +17,7 @@ bp = Blueprint("api_labs", __name__, url_prefix="/api/v1")
 @requires("lab.create")
 def lab_create(subject_id):
     done = labs.record(get_db(), subject_id, json_body(), rules=rulebook().lab_rules, study=study(), tz=tz(),
-                       user=g.user, source="api", now=now())
+                       user=g.user, source="api", now=now(), plausibility=rulebook().plausibility)
     # The same sample sent twice (a retry) answers with the stored result, not a second one.
     return jsonify({**labs.public(done.lab), "breaches": list(done.breaches), "duplicate": done.duplicate}), \
         200 if done.duplicate else 201
@@ -40,7 +40,12 @@ LAB = {"type": "object", "required": ["id", "subject_id", "analyte", "value", "u
     "uln": {"type": ["number", "null"]}, "lln": {"type": ["number", "null"]},
     "range_source": {"type": ["string", "null"], "enum": ["lab", "study", None]},
     "visit": {"type": ["string", "null"]}, "collected_at": {"type": "string", "format": "date-time"},
-    "source": {"type": "string"}, "entered_at": {"type": "string"}, "entered_by": {"type": "string"}}}
+    "source": {"type": "string"}, "entered_at": {"type": "string"}, "entered_by": {"type": "string"},
+    "status": {"type": "string", "enum": ["valid", "entered_in_error"]},
+    "error_reason": {"type": ["string", "null"]}, "error_at": {"type": ["string", "null"]},
+    "error_by": {"type": ["string", "null"]},
+    "confirmed_checks": {"type": ["string", "null"], "description": "plausibility checks failed and confirmed"},
+    "regrade_reason": {"type": ["string", "null"], "description": "why the CTCAE grade was re-graded"}}}
 
 LAB_CREATED = {"allOf": [{"$ref": "#/components/schemas/Lab"}, {"type": "object", "properties": {
     "breaches": {"type": "array", "items": {"type": "string"}, "description": "ids of the safety rules breached"},
@@ -51,11 +56,13 @@ LAB_IN = {"type": "object", "required": ["analyte", "value", "unit", "collected_
     "value": {"type": "number", "example": 1.42}, "unit": {"type": "string", "example": "mg/dL"},
     "collected_at": {"type": "string", "format": "date-time", "example": "2026-03-02T08:30:00+01:00"},
     "visit": {"type": "string", "example": "M1"}, "uln": {"type": "number", "description": "in the unit given"},
-    "lln": {"type": "number", "description": "in the unit given"}}}
+    "lln": {"type": "number", "description": "in the unit given"},
+    "confirmed": {"type": "boolean", "description": "save a value that fails a delta or plausibility check"}}}
 
 add_paths({
     "/participants/{subject_id}/labs": {
-        "post": {"summary": "Record a lab result (unknown unit: 422; a different value for the same sample: 409)",
+        "post": {"summary": "Record a lab result (unknown unit or an unconfirmed implausible value: 422; a different "
+                            "value for the same sample: 409)",
                  "parameters": [path_param("subject_id")], "requestBody": body(LAB_IN),
                  "responses": {**ok(LAB_CREATED, 201, "Stored"), **ok(LAB_CREATED, 200, "Already stored"),
                                **err(400, 401, 403, 404, 409, 422)}},

@@ -11,6 +11,7 @@ from ..domain import labs, participants
 from ..domain.egfr import g_stage
 from ..domain.numbers import number
 from ..domain.errors import Conflict, InvalidInput
+from ..domain.corrections.plausibility import NeedsConfirmation
 from ..domain.labs_import import ImportRefused, import_labs
 from ..domain.units import ANALYTES
 from .context import get_db, now, rulebook, study, tz
@@ -42,10 +43,10 @@ def lab_panel(p: dict) -> dict:
     db = get_db()
     results = [dict(r, label=ANALYTES[r["analyte"]].label, collected_local=_local(r["collected_at"]),
                     value_si_shown=shown(r["value_si"]))
-               for r in labs.stored_series(db, p["id"])]
+               for r in labs.stored_series(db, p["id"], include_errors=True)]  # shown struck through, never hidden
     egfrs = [r["egfr"] if r["analyte"] == "creatinine" else r["value_si"] for r in results
-             if r["analyte"] == "egfr" or (r["analyte"] == "creatinine" and r["egfr"] is not None)]
-    uacrs = [r for r in results if r["analyte"] == "uacr"]
+             if r["status"] == "valid" and (r["analyte"] == "egfr" or (r["analyte"] == "creatinine" and r["egfr"] is not None))]
+    uacrs = [r for r in results if r["analyte"] == "uacr" and r["status"] == "valid"]
     offers = [dict(o, form_url=ae_form_url(o)) for o in labs.open_offers(db, p["subject_id"])]
     pending = [dict(x, confirm_from_local=_local(x["confirm_from"].isoformat())[:10])
                for x in labs.pending_confirmations(db, p, rulebook().lab_rules, now())]
@@ -60,7 +61,7 @@ def _lab_globals():
     return {"lab_panel": lab_panel}
 
 
-def _form_page(p, form, errors, status=200):
+def _form_page(p, form, errors, status=200, confirm=False):
     visits = [*labs.EXTRA_VISITS, *(v.code for v in study().visits)]
     choices = labs.analyte_choices()
     # The unit stays selected as entered, even one the analyte refuses, so the nurse sees what was refused.
@@ -68,7 +69,7 @@ def _form_page(p, form, errors, status=200):
                       and form.get("unit") in units), None) or next(
         (name for name, _label, units in choices if form.get("unit") in units), None)
     return render_template("labs/new.html", p=p, form=form, errors=errors, analytes=choices, unit_group=chosen_in,
-                           visits=visits, tz=tz()), status
+                           visits=visits, tz=tz(), confirm=confirm), status
 
 
 @bp.route("/participants/<subject_id>/labs/new", methods=["GET", "POST"])
@@ -76,12 +77,16 @@ def _form_page(p, form, errors, status=200):
 def lab_new(subject_id):
     db = get_db()
     p = participants.get(db, subject_id, user=g.user)
-    form = request.form.to_dict() if request.method == "POST" else {"analyte": request.args.get("analyte", "")}
+    # GET may be pre-filled ("correct this value" on a result's page: analyte, unit, sample time, visit).
+    form = request.form.to_dict() if request.method == "POST" else {
+        k: request.args.get(k, "") for k in ("analyte", "unit", "collected_at", "visit", "value", "corrects")}
     if request.method == "GET":
         return _form_page(p, form, {})
     try:
         done = labs.record(db, subject_id, form, rules=rulebook().lab_rules, study=study(), tz=tz(), user=g.user,
-                           source="form", now=now())
+                           source="form", now=now(), plausibility=rulebook().plausibility)
+    except NeedsConfirmation as e:  # the warning and a box to confirm it (issue 12)
+        return _form_page(p, form, e.fields, 422, confirm=True)
     except InvalidInput as e:
         return _form_page(p, form, e.fields, 422)
     except Conflict as e:
@@ -130,7 +135,7 @@ def lab_import():
             try:
                 text = upload.read().decode("utf-8-sig")
                 report = import_labs(get_db(), text, rules=rulebook().lab_rules, study=study(), tz=tz(), user=g.user,
-                                     actor=g.user["email"], now=now())
+                                     actor=g.user["email"], now=now(), plausibility=rulebook().plausibility)
             except UnicodeDecodeError:
                 problems, status = [("-", "file", "is not UTF-8 text; save it as CSV UTF-8")], 422
             except ImportRefused as e:

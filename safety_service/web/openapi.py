@@ -18,7 +18,7 @@ ERROR = {
 SCHEDULED_VISIT = {"type": "object", "properties": {
     "visit": {"type": "string"}, "label": {"type": "string"}, "due_on": {"type": "string", "format": "date"},
     "window_start": {"type": "string", "format": "date"}, "window_end": {"type": "string", "format": "date"},
-    "status": {"type": "string", "enum": ["upcoming", "open", "done", "overdue", "missed"]},
+    "status": {"type": "string", "enum": ["upcoming", "open", "done", "overdue", "missed", "not_expected"]},
     "visit_date": {"type": ["string", "null"], "format": "date"}}}
 
 PARTICIPANT = {"type": "object", "required": ["subject_id", "site", "schedule"], "properties": {
@@ -26,7 +26,9 @@ PARTICIPANT = {"type": "object", "required": ["subject_id", "site", "schedule"],
     "birth_date": {"type": "string", "format": "date"}, "weight_kg": {"type": "number"},
     "consent_on": {"type": "string", "format": "date"}, "enrolled_on": {"type": "string", "format": "date"},
     "injection_at": {"type": ["string", "null"]}, "dose_cells": {"type": ["number", "null"]},
-    "status": {"type": "string"}, "schedule": {"type": "array", "items": {"$ref": "#/components/schemas/ScheduledVisit"}}}}
+    "status": {"type": "string"}, "status_on": {"type": ["string", "null"], "format": "date"},
+    "status_reason": {"type": ["string", "null"]}, "death_ae_id": {"type": ["integer", "null"]},
+    "death_no_ae_reason": {"type": ["string", "null"]}, "schedule": {"type": "array", "items": {"$ref": "#/components/schemas/ScheduledVisit"}}}}
 
 PARTICIPANT_IN = {"type": "object", "required": ["subject_id", "site", "sex", "birth_date", "weight_kg", "enrolled_on"],
                   "properties": {

@@ -28,7 +28,7 @@ def participant_list():
     listing = []
     for p in participants.list_for(db, g.user, site=site):
         sched = participants.participant_schedule(db, p, study(), tz(), now())
-        nxt = next((v for v in sched if v.status != "done"), None)
+        nxt = next((v for v in sched if v.status not in ("done", "not_expected")), None)
         listing.append({**p, "next_visit": nxt, "overdue": sum(v.status == "overdue" for v in sched)})
     return render_template("participants/list.html", participants=listing, site=site, sites=study().site_codes)
 
