@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .domain.corrections.plausibility import load_plausibility
-from .domain.corrections.plausibility import load_plausibility
 from .domain.ctcae import load_catalogue
 from .domain.eligibility.criteria import load_criteria
 from .domain.lab_rules import load_rules as load_lab_rules
@@ -25,7 +24,6 @@ RULE_FILES: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "study": ("study.toml", load_study),
     "stopping": ("stopping.toml", load_safety_rules),
     "lab_rules": ("safety_rules.toml", load_lab_rules),
-    "plausibility": ("plausibility.toml", load_plausibility),  # lab delta and plausibility checks (issue 12)
     "plausibility": ("plausibility.toml", load_plausibility),  # lab delta and plausibility checks (issue 12)
     "notifications": ("notifications.toml", load_notifications),
     "ctcae": ("ctcae.toml", load_catalogue),

@@ -16,7 +16,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "participant.create": CLINICAL | {"admin"},
     "visit.record": CLINICAL,
     "participant.status": CLINICAL,  # withdrawn, lost to follow-up, died, completed (issue 12)
-    "participant.status": CLINICAL,  # withdrawn, lost to follow-up, died, completed (issue 12)
     "ae.view": ALL,
     "ae.create": CLINICAL,
     "ae.amend": CLINICAL,

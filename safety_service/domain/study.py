@@ -158,7 +158,5 @@ def schedule(study: Study, injection_day: date | None, done: dict[str, date], to
         status = visit_status(start, end, done.get(v.code), today, study.missed_after_days)
         if ended_on is not None and status != "done":
             status = "missed" if end < ended_on else "not_expected"
-        if ended_on is not None and status != "done":
-            status = "missed" if end < ended_on else "not_expected"
         out.append(ScheduledVisit(v.code, v.label, due, start, end, status, done.get(v.code)))
     return out

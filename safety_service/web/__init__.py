@@ -25,7 +25,6 @@ BLUEPRINTS = [
     "safety_service.web.api_sae",  # SAE report series, sign-off and CIOMS I over the API
     "safety_service.web.labs",
     "safety_service.web.corrections",  # lab results entered in error, participant status (issue 12)
-    "safety_service.web.corrections",  # lab results entered in error, participant status (issue 12)
     "safety_service.web.api_labs",
     "safety_service.web.alerts",
     "safety_service.web.outbox",
