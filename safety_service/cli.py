@@ -163,6 +163,7 @@ AREA_COMMANDS = [
     "safety_service.exports.odm_cli:export_group",  # adds `safety export odm`
     "safety_service.jobs.commands:JOB_COMMANDS",  # `safety check`, `mail send`, `digest`, `scheduler`
     "safety_service.exports.cli:export_group",  # `safety export ae|audit`
+    "safety_service.exports.screening_cli:export_group",  # adds `safety export screening-log` (issue 13)
 ]
 
 
