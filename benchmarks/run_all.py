@@ -25,6 +25,7 @@ BENCHMARKS = {
     "check": ("bench_check.py", ["--participants", "300"]),
     "rules": ("bench_rules.py", ["--participants", "500"]),
     "exports": ("bench_exports.py", []),
+    "odm": ("bench_odm.py", ["2000"]),  # CDISC ODM 1.3.2 export vs sqlite3 dump (issue 14)
     "dashboard": ("bench_dashboard.py", ["--repeat", "2"]),
     "ae": ("bench_ae.py", ["--aes", "200"]),
     "mail": ("bench_mail.py", ["--participants", "500", "--mails", "200"]),
@@ -52,6 +53,7 @@ TARGETS = [
     ("check", "ratio_steady_state_vs_scan", "<", 5, "`safety check` steady state vs one SQL scan (x)"),
     ("exports", "csv_vs_dump", "<", 2, "CSV of 100,000 AEs vs sqlite3 dump (x)"),
     ("exports", "xpt_vs_dump", "<", 2, "XPT of 100,000 AEs vs sqlite3 dump (x)"),
+    ("odm", "odm_vs_dump", "<", 2, "ODM 1.3.2 of 100,000 AEs vs sqlite3 dump (x)"),
     ("signals", "dsmb_pdf_ms", "<", 3000, "DSMB PDF, 300 participants (ms)"),
     ("odm", "odm_vs_dump", "<", 2, "ODM of 100,000 AEs vs sqlite3 dump (x)"),
     ("sdtm", "package_vs_dump", "<", 3, "SDTM package, 1,000 participants vs sqlite3 dump (x)"),

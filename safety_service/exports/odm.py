@@ -13,6 +13,7 @@ Entered-in-error AEs, labs and con-meds/history are left out unless asked for (t
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -199,11 +200,18 @@ def events(study: Study) -> list[tuple[str, str, str, bool, tuple[str, ...]]]:
 
 # ---------------------------------------------------------------------------------------------------- writing
 
+# Anything an attribute value cannot hold as it is: markup characters, and the whitespace an XML parser would
+# normalise to a space (so a newline in a description survives the round trip as &#10;).
+_SPECIAL = re.compile('[&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
+
+
 def _attr(value) -> str:
     text = str(value)
-    if _NOT_XML.search(text):
-        raise ExportError(f"contains a character XML cannot carry (U+{ord(_NOT_XML.search(text)[0]):04X})",
-                          field="odm")
+    if _SPECIAL.search(text) is None:  # the common case, kept fast: 100,000 AEs x 30 items
+        return f'"{text}"'
+    bad = _NOT_XML.search(text)
+    if bad:
+        raise ExportError(f"contains a character XML cannot carry (U+{ord(bad[0]):04X})", field="odm")
     return quoteattr(text)
 
 
@@ -216,19 +224,6 @@ def _text(value) -> str:
 
 def _tt(tag: str, text: str) -> str:
     return f'<{tag}><TranslatedText xml:lang="en">{_text(text)}</TranslatedText></{tag}>'
-
-
-def value_text(item: Item, value) -> str | None:
-    """The ODM form of a value (None: no ItemData)."""
-    if value is None or value == "":
-        return None
-    if item.datatype == "boolean":
-        return "true" if value else "false"
-    if item.datatype == "float":
-        return repr(float(value))
-    if item.datatype == "integer":
-        return str(int(value))
-    return str(value)
 
 
 def metadata(study: Study) -> str:
@@ -283,13 +278,36 @@ def _audit(user: str | None, site: str, at: str | None, reason: str | None = Non
             f"<DateTimeStamp>{at}</DateTimeStamp>{why}</AuditRecord>")
 
 
+def _writers(form: Form) -> list[tuple[Callable, str, Callable]]:
+    """(getter, '<ItemData ItemOID="..." Value=', how to write the value) per item, decided once per form."""
+    out = []
+    for item in form.items:
+        if item.datatype == "boolean":
+            def conv(v):
+                return '"true"' if v else '"false"'
+        elif item.datatype == "float":
+            def conv(v):
+                return f'"{float(v)!r}"'
+        elif item.datatype == "integer":
+            def conv(v):
+                return f'"{int(v)}"'
+        else:
+            conv = _attr
+        out.append((item.get, f'<ItemData ItemOID="{item.oid}" Value=', conv))
+    return out
+
+
+_WRITERS: dict[str, list] = {}
+
+
 def _form(form: Form, row: dict, audit: str, repeat_key=None) -> str:
+    writers = _WRITERS.get(form.oid) or _WRITERS.setdefault(form.oid, _writers(form))
     key = f' FormRepeatKey="{repeat_key}"' if repeat_key is not None else ""
     parts = [f'<FormData FormOID="{form.oid}"{key}>{audit}<ItemGroupData ItemGroupOID="{form.group}">']
-    for item in form.items:
-        v = value_text(item, item.get(row))
-        if v is not None:
-            parts.append(f'<ItemData ItemOID="{item.oid}" Value={_attr(v)}/>')
+    for get, prefix, conv in writers:
+        v = get(row)
+        if v is not None and v != "":
+            parts.append(f"{prefix}{conv(v)}/>")
     parts.append("</ItemGroupData></FormData>")
     return "".join(parts)
 
@@ -500,7 +518,8 @@ def write(db: Database, sink, *, study: Study, sites: Mapping[str, str], selecti
             treated.setdefault(link["ae_id"], []).append(f"CM{link['seq']}")
         common = [_form(FORM["F.DM"], p, _audit(p["created_by"], site, p["created_at"]))]
         for a in aes.take(sid):
-            a = adverse_events._to_dict(a) | {"change_reason": a["change_reason"]}
+            # stored 0/1 flags are written as booleans by their items; only the criteria list needs parsing
+            a["seriousness"] = json.loads(a["seriousness"] or "[]")
             a["treatment_given"] = "; ".join(treated.get(a["id"], [])) or None
             common.append(_form(FORM["F.AE"], a, _audit(a["updated_by"], site, a["updated_at"], a["change_reason"]),
                                 a["seq"]))
