@@ -21,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..rulefiles import RulesError, StrictModel, load_toml
 from .lab_grading import GRADED_ANALYTES, grade_lab
+from .numbers import number
 from .units import ANALYTES
 
 RULES_FILENAME = "safety_rules.toml"
@@ -268,8 +269,9 @@ def _d(x: float) -> Decimal:
     return Decimal(repr(float(x)))
 
 
-def _fmt(x) -> str:
-    return f"{float(x):.4g}"
+def _fmt(x, analyte: str | None = None) -> str:
+    """A value in an alert message: the analyte's clinical precision (domain/numbers.py), else 4 significant figures."""
+    return number(x, analyte) if analyte else f"{float(x):.4g}"
 
 
 def series_by_analyte(results: Iterable[LabResult], now: datetime) -> dict[str, list[LabResult]]:
@@ -340,17 +342,17 @@ def _check(rule, s: list[LabResult], i: int, baselines: dict[str, float], analyt
     if isinstance(rule, FixedLimitRule):
         if not _OPS[rule.operator](v, _d(rule.threshold)):
             return False, ""
-        return True, f"{_fmt(r.value_si)} {rule.operator} {_fmt(rule.threshold)}"
+        return True, f"{_fmt(r.value_si, r.analyte)} {rule.operator} {_fmt(rule.threshold)}"
     if isinstance(rule, OutsideRangeRule):
         if not (v < _d(rule.low) or v > _d(rule.high)):
             return False, ""
-        return True, f"{_fmt(r.value_si)} outside {_fmt(rule.low)}-{_fmt(rule.high)}"
+        return True, f"{_fmt(r.value_si, r.analyte)} outside {_fmt(rule.low)}-{_fmt(rule.high)}"
     if isinstance(rule, UlnMultipleRule):
         if r.uln is None:
             return None, "no ULN for the result"
         if not _OPS[rule.operator](v, _d(rule.threshold) * _d(r.uln)):
             return False, ""
-        return True, f"{_fmt(r.value_si)} = {_fmt(r.value_si / r.uln)} x ULN {_fmt(r.uln)}"
+        return True, f"{_fmt(r.value_si, r.analyte)} = {number(r.value_si / r.uln, 2)} x ULN {_fmt(r.uln, r.analyte)}"
     if isinstance(rule, ChangeRule):
         return _check_change(rule, s, i, v, baselines.get(analyte))
     # CtcaeGradeRule
@@ -373,15 +375,16 @@ def _check_change(rule: ChangeRule, s: list[LabResult], i: int, v: Decimal, base
     if rule.measure == "absolute":
         if not _OPS[rule.operator](v - _d(ref), _d(rule.threshold)):
             return False, ""
-        return True, f"{_fmt(r.value_si)} vs {_reference_label(rule)} {_fmt(ref)} (change {r.value_si - ref:+.4g})"
+        return True, (f"{_fmt(r.value_si, r.analyte)} vs {_reference_label(rule)} {_fmt(ref, r.analyte)} "
+                      f"(change {number(r.value_si - ref, r.analyte, sign=True)})")
     if ref <= 0:
         return None, f"{_reference_label(rule)} {ref} is not positive"
     factor = _d(rule.threshold) if rule.measure == "ratio" else 1 + _d(rule.threshold) / 100
     if not _OPS[rule.operator](v, factor * _d(ref)):  # ratio and percent compared without a rounding division
         return False, ""
     pct = (r.value_si - ref) / ref * 100
-    return True, (f"{_fmt(r.value_si)} vs {_reference_label(rule)} {_fmt(ref)} "
-                  f"({_fmt(r.value_si / ref)} x, {pct:+.1f} %)")
+    return True, (f"{_fmt(r.value_si, r.analyte)} vs {_reference_label(rule)} {_fmt(ref, r.analyte)} "
+                  f"({number(r.value_si / ref, 2)} x, {pct:+.1f} %)")
 
 
 def _reference_label(rule: ChangeRule) -> str:
