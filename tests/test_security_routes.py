@@ -29,6 +29,8 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("auth.login", "POST"): PUBLIC,
     ("api.openapi", "GET"): PUBLIC,
     ("auth.logout", "POST"): EVERYONE,
+    ("auth.change_password", "GET"): EVERYONE,  # one's own password (issue 15)
+    ("auth.change_password", "POST"): EVERYONE,
     ("pages.home", "GET"): EVERYONE,
     ("pages.participant_list", "GET"): EVERYONE,
     ("pages.participant_detail", "GET"): EVERYONE,

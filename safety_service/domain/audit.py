@@ -52,8 +52,10 @@ def key_id(secret: str) -> str:
 
 
 # Keyrings by database file: create_app configures the one for its database (use_keys). Keyed by file so that
-# two apps in one process (tests) each chain with their own key.
+# two apps in one process (tests) each chain with their own key; another file (a backup, a copy) opened in the
+# process gets the keyring configured last.
 _KEYRINGS: dict[str, Keyring] = {}
+_LAST: list[Keyring] = []
 
 
 def _db_file(db: Database) -> str:
@@ -66,12 +68,13 @@ def use_keys(database: str, secrets_: list[str]) -> Keyring:
     ring = Keyring.of(secrets_)
     path = os.path.realpath(database) if database != ":memory:" else database
     _KEYRINGS[path] = ring
+    _LAST[:] = [ring]
     return ring
 
 
 def keyring(db: Database) -> Keyring:
     """The keyring configured for this database. Raises AuditKeyError when none is."""
-    ring = _KEYRINGS.get(_db_file(db))
+    ring = _KEYRINGS.get(_db_file(db)) or (_LAST[0] if _LAST else None)
     if ring is None:
         raise AuditKeyError(f"no audit key configured for {_db_file(db)}: create the app (create_app) first")
     return ring
@@ -175,7 +178,7 @@ def verify(db: Database, anchor: str | None = None, *, current_rows: bool = True
     version (domain/security/rows.py). Raises ValueError for a malformed anchor.
     """
     anchor_id, anchor_hash = parse_anchor(anchor) if anchor else (None, None)
-    ring = _KEYRINGS.get(_db_file(db))
+    ring = _KEYRINGS.get(_db_file(db)) or (_LAST[0] if _LAST else None)
     prev, expected_id, checked, legacy, keyed, last_id = GENESIS, None, 0, 0, False, 0
     cur = db.execute(f"SELECT id, {', '.join(_FIELDS)}, key_id, prev_hash, hash FROM audit_log ORDER BY id")
     cols = [d[0] for d in cur.description]
