@@ -352,7 +352,7 @@ def _check(rule, s: list[LabResult], i: int, baselines: dict[str, float], analyt
             return None, "no ULN for the result"
         if not _OPS[rule.operator](v, _d(rule.threshold) * _d(r.uln)):
             return False, ""
-        return True, f"{_fmt(r.value_si, r.analyte)} = {number(r.value_si / r.uln, 2)} x ULN {_fmt(r.uln, r.analyte)}"
+        return True, f"{_fmt(r.value_si, r.analyte)} = {number(r.value_si / r.uln, 1)} x ULN {_fmt(r.uln, r.analyte)}"
     if isinstance(rule, ChangeRule):
         return _check_change(rule, s, i, v, baselines.get(analyte))
     # CtcaeGradeRule
