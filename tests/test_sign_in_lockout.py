@@ -156,3 +156,18 @@ def test_it_refuses_to_count_a_signature_inside_a_transaction_that_could_roll_it
     with pytest.raises(RuntimeError, match="outside a transaction"):
         with atomic(db):
             users.verify_signature(db, people["investigator_ivan"]["id"], "guess-guess-guess", now=NOW)
+
+
+from test_eligibility import screening  # noqa: E402,F401  (the fixture: a screened participant failing IN05)
+
+
+def test_it_counts_failed_protocol_deviation_signatures_toward_the_same_lock(app, db, people, screening):
+    """Any e-signature, not only the SAE sign-off: the deviation signature goes through users.verify_signature."""
+    screening.labs(uacr=(3500, None))
+    screening.answer_all()
+    for _ in range(app.config["MAX_FAILED_LOGINS"]):
+        with pytest.raises(InvalidInput):
+            screening.sign(password="guess-guess-guess")
+    with pytest.raises(InvalidInput):
+        screening.sign()  # the right password, once the account is locked
+    assert users.get(db, people["investigator_ivan"]["id"])["locked_until"] == "2026-06-15T10:15:00+00:00"

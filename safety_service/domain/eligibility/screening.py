@@ -111,7 +111,10 @@ def sign_deviation(db: Database, subject_id: str, data: dict, *, criteria: Crite
         errors["password"] = "required: re-enter your password to sign"
     require(errors)
     account = users.get(db, actor["id"])
-    if account is None or not account["active"] or not users.check_password(account, password):
+    # verify_signature counts a wrong password toward the account lockout, as a sign-in (21 CFR 11.300(d)).
+    signed = account is not None and account["active"] and users.verify_signature(
+        db, account["id"], password, now=now, meaning="protocol deviation")
+    if not signed:
         audit.record(db, actor=actor["email"], action="e_signature_failed", entity=ENTITY, entity_id=subject_id,
                      at=now, reason="password did not match (protocol deviation)")
         raise InvalidInput({"password": "does not match your account: the deviation is not signed"})
