@@ -331,3 +331,38 @@ def test_the_cli_writes_the_screening_log_and_refuses_to_overwrite(app, tmp_path
     assert out.read_text(encoding="utf-8").startswith("Stage,Item,Participants,Subjects")
     again = runner.invoke(args=["export", "screening-log", "-o", str(out)])
     assert again.exit_code != 0 and "--force" in again.output
+
+
+def test_the_demo_has_a_screen_failure_and_a_participant_enrolled_after_a_signed_deviation(app, db):
+    from safety_service.demo import load_demo
+    from safety_service.domain import participants
+
+    load_demo(db, app.extensions["rulebook"], app.config, now=NOW)
+    criteria = app.extensions["rulebook"].eligibility
+    failure = participants.get(db, "S01-011", user=None)
+    a = eligibility.assess(db, failure, criteria, NOW)
+    assert (a.eligible, a.failing, failure["injection_at"]) == (False, ["IN03"], None)   # eGFR above 60
+    enrolled = participants.get(db, "S01-012", user=None)
+    a = eligibility.assess(db, enrolled, criteria, NOW)
+    assert (a.eligible, a.failing, a.unwaived) == (False, ["IN05"], []) and enrolled["injection_at"]
+    assert a.deviations[0]["signed_by"].startswith("investigator.s01")
+
+
+def test_a_failure_found_after_the_injection_is_listed_until_a_deviation_documents_it(app, db, people, enrol):
+    # Screening results entered after the fact: the injection was given; the log asks for the deviation.
+    enrol("S01-001")                                     # injected 2026-01-12
+    rb = app.extensions["rulebook"]
+    labs.record(db, "S01-001", {"analyte": "platelets", "value": 80, "unit": "10^3/uL",
+                                "collected_at": "2026-01-05T08:00:00+00:00"}, rules=rb.lab_rules, study=rb.study,
+                tz=app.config["TIMEZONE"], user=people["nurse_nina"], source="api", now=NOW)
+
+    def enrolled(item):
+        from safety_service.domain.eligibility.log import log_rows
+        return next(r["subjects"] for r in log_rows(db, None, rb.eligibility, NOW)
+                    if (r["stage"], r["item"]) == ("enrolled", item))
+
+    assert enrolled("failing a criterion without a signed deviation (to document)") == "S01-001"
+    eligibility.sign_deviation(db, "S01-001", {"description": "documented after the fact", "password": PASSWORD},
+                               criteria=rb.eligibility, actor=people["investigator_ivan"], now=NOW)
+    assert enrolled("failing a criterion without a signed deviation (to document)") == ""
+    assert enrolled("after a signed protocol deviation") == "S01-001"

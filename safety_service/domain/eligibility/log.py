@@ -35,7 +35,12 @@ def log_rows(db: Database, user: dict | None, criteria: Criteria, now: datetime,
     out += [
         line("enrolled", "injected", injected),
         line("enrolled", "eligible: every criterion met", [(p, a) for p, a in injected if a.eligible is True]),
-        line("enrolled", "after a signed protocol deviation", [(p, a) for p, a in injected if a.eligible is False]),
+        line("enrolled", "after a signed protocol deviation",
+             [(p, a) for p, a in injected if a.eligible is False and not a.unwaived]),
+        # Screening results entered after the injection can reveal a failure no deviation documents yet: the
+        # investigator documents it (signs a deviation) after the fact; until then it is listed here.
+        line("enrolled", "failing a criterion without a signed deviation (to document)",
+             [(p, a) for p, a in injected if a.unwaived]),
         line("enrolled", "eligibility not confirmed (criteria unknown)",
              [(p, a) for p, a in injected if a.eligible is None]),
         line("not enrolled", "screen failure, not injected", [(p, a) for p, a in waiting if a.eligible is False]),

@@ -118,18 +118,28 @@ def sign_deviation(db: Database, subject_id: str, data: dict, *, criteria: Crite
         audit.record(db, actor=actor["email"], action="e_signature_failed", entity=ENTITY, entity_id=subject_id,
                      at=now, reason="password did not match (protocol deviation)")
         raise InvalidInput({"password": "does not match your account: the deviation is not signed"})
+    return store_signed_deviation(db, p, account, description, criteria=criteria, now=now)
+
+
+def store_signed_deviation(db: Database, p: dict, signer: dict, description: str, *, criteria: Criteria,
+                           now: datetime) -> dict:
+    """Write a deviation signed by ``signer`` (an investigator account whose signature was verified by the caller)
+    accepting the criteria that fail now, with its audit entry. Raises Conflict when none is left to accept."""
     with atomic(db):
+        unwaived = assess(db, p, criteria, now).unwaived  # re-read inside the transaction that writes
+        if not unwaived:
+            raise Conflict(f"every failed criterion of {p['subject_id']} is already accepted by a signed deviation")
         record = {"participant_id": p["id"], "subject_id": p["subject_id"], "site": p["site"], "kind": "eligibility",
-                  "criteria": json.dumps(a.unwaived), "description": description, "signed_by": actor["email"],
-                  "signer_name": account["name"], "signed_at": iso(now), "signature_meaning": SIGNATURE_MEANING}
+                  "criteria": json.dumps(unwaived), "description": description, "signed_by": signer["email"],
+                  "signer_name": signer["name"], "signed_at": iso(now), "signature_meaning": SIGNATURE_MEANING}
         dev_id = db["protocol_deviations"].insert(record).last_pk
-        audit.record(db, actor=actor["email"], action="e_signature", entity="protocol_deviation", entity_id=dev_id,
+        audit.record(db, actor=signer["email"], action="e_signature", entity="protocol_deviation", entity_id=dev_id,
                      at=now, reason=SIGNATURE_MEANING,
-                     changes={"subject_id": (None, p["subject_id"]), "criteria": (None, a.unwaived),
-                              "description": (None, description), "signed_by": (None, actor["email"]),
-                              "signer_name": (None, account["name"]), "signed_at": (None, iso(now)),
+                     changes={"subject_id": (None, p["subject_id"]), "criteria": (None, unwaived),
+                              "description": (None, description), "signed_by": (None, signer["email"]),
+                              "signer_name": (None, signer["name"]), "signed_at": (None, iso(now)),
                               "signature_meaning": (None, SIGNATURE_MEANING)})
-    return dict(record, id=dev_id, criteria=a.unwaived)
+    return dict(record, id=dev_id, criteria=unwaived)
 
 
 def injection_blockers(db: Database, p: dict, criteria: Criteria, now: datetime) -> list[str]:
