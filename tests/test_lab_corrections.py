@@ -173,3 +173,27 @@ def test_the_csv_import_refuses_an_implausible_row_unless_confirmed(enrol, api, 
     assert report.imported == 1
     assert rows(db, "SELECT confirmed_checks FROM labs WHERE value = 12") == [
         {"confirmed_checks": "creatinine_delta_3x_90d,tenfold_unit_slip"}]
+
+
+def test_the_demo_alerts_one_hemoglobin_breach_once_and_shows_a_correction_and_a_withdrawal(app, db):
+    """The demo's S01-007 has hemoglobin 7.6 g/dL at two visits in a row: one breach (one episode), one alert, and
+    CTCAE v5.0 Anemia grade 3 (< 8.0 g/dL) is the same finding, not a second alert (the cause of the doubled alert)."""
+    from safety_service.demo import load_demo
+
+    load_demo(db, app.extensions["rulebook"], app.config, now=NOW)
+    low = rows(db, "SELECT id FROM labs WHERE subject_id = 'S01-007' AND analyte = 'hemoglobin' AND value_si < 8")
+    assert len(low) >= 2
+    hb = rows(db, "SELECT rule, ref_id FROM alerts WHERE subject_id = 'S01-007' AND kind = 'lab_rule'")
+    assert hb == [{"rule": "hemoglobin_below_8", "ref_id": str(low[0]["id"])}]
+    # one typo put right, one participant withdrawn, with nothing overdue after the withdrawal
+    wrong = rows(db, "SELECT * FROM labs WHERE status = 'entered_in_error'")
+    assert len(wrong) == 1 and rows(db, "SELECT count(*) AS n FROM labs WHERE participant_id = ? AND analyte = ? AND "
+                                        "collected_at = ? AND status = 'valid'",
+                                    [wrong[0]["participant_id"], wrong[0]["analyte"], wrong[0]["collected_at"]]) == [{"n": 1}]
+    assert rows(db, "SELECT count(*) AS n FROM outbox WHERE kind = 'correction'")[0]["n"] >= 1
+    gone = rows(db, "SELECT subject_id, status_on FROM participants WHERE status = 'withdrawn'")
+    assert len(gone) == 1
+    assert rows(db, "SELECT key FROM alerts WHERE kind = 'visit_overdue' AND subject_id = ? AND status != 'resolved' "
+                    "AND raised_at > ?", [gone[0]["subject_id"], gone[0]["status_on"]]) == []
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output

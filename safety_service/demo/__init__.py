@@ -84,4 +84,5 @@ from . import adverse_events as _aes  # noqa: E402,F401  (demo step: adverse eve
 from . import eligibility as _eligibility  # noqa: E402,F401  (demo step: a screen failure, a signed deviation)
 from . import history as _history  # noqa: E402,F401  (demo step: con-meds, medical history, treatment given)
 from . import queries as _queries  # noqa: E402,F401  (demo step: data clarification queries in each state)
+from . import corrections as _corrections  # noqa: E402,F401  (demo step: a lab typo put right, a withdrawal)
 from . import alerts as _alerts  # noqa: E402,F401  (demo step, last: checks and digests, so inbox and outbox show)
