@@ -86,7 +86,8 @@ def lab_new(subject_id):
         done = labs.record(db, subject_id, form, rules=rulebook().lab_rules, study=study(), tz=tz(), user=g.user,
                            source="form", now=now(), plausibility=rulebook().plausibility)
     except NeedsConfirmation as e:  # the warning and a box to confirm it (issue 12)
-        return _form_page(p, form, e.fields, 422, confirm=True)
+        return _form_page(p, form, {"value": "failed the study's plausibility checks: check it, or confirm it below"},
+                          422, confirm=e.warnings)
     except InvalidInput as e:
         return _form_page(p, form, e.fields, 422)
     except Conflict as e:
