@@ -71,11 +71,11 @@ class Context:
 def _num_length(values) -> tuple[int, int]:
     """(Length, SignificantDigits) of numbers as written: digits before and after the point."""
     length, digits = 1, 0
-    for v in values:
-        if v is None or v != v:
-            continue
-        text = format(Decimal(repr(float(v))).normalize(), "f")
+    for text in {repr(float(v)) for v in values if v is not None and v == v}:
+        if "e" in text:
+            text = format(Decimal(text).normalize(), "f")
         whole, _, frac = text.lstrip("-").partition(".")
+        frac = "" if frac == "0" else frac
         length, digits = max(length, len(whole) + len(frac)), max(digits, len(frac))
     return length, digits
 
@@ -83,7 +83,7 @@ def _num_length(values) -> tuple[int, int]:
 def _lengths(var, values) -> dict:
     dt = var.data_type
     if dt in ("text",):
-        return {"Length": max([1, *(len(v or "") for v in values)])}
+        return {"Length": max(1, max((len(v) for v in values if v), default=0))}
     if dt == "integer":
         return {"Length": _num_length(values)[0]}
     if dt == "float":

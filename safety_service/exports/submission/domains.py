@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
@@ -22,7 +23,7 @@ from ...domain.egfr import age_on
 from ...domain.history.conmeds import ROUTES
 from ...domain.permissions import site_scope
 from ...domain.study import Study, study_day
-from ...domain.units import ANALYTES, LabValueError, find_unit
+from ...domain.units import ANALYTES, LabValueError, _to_float, find_unit
 from .. import sdtm
 from ..meta import ExportError, ExportMeta
 
@@ -115,8 +116,9 @@ def read(db: Database, user: dict | None) -> Snapshot:
 
 def _num_text(x: float) -> str:
     """A number as a result text: shortest round-trip form, no exponent, no trailing .0."""
-    d = Decimal(repr(float(x)))
-    text = format(d, "f")
+    text = repr(float(x))
+    if "e" in text or "n" in text:  # exponent (or inf/nan): spelt out in full
+        text = format(Decimal(text), "f")
     return text[:-2] if text.endswith(".0") else text
 
 
@@ -154,8 +156,20 @@ class _Subject:
         return "TREATMENT" if at.date() == self.day1 else "FOLLOW-UP"
 
 
+def _instant(text: str) -> datetime:
+    """A stored UTC instant (clock.iso form); anything else through clock.parse_datetime."""
+    try:
+        dt = datetime.fromisoformat(text)
+        if dt.tzinfo is not None:
+            return dt
+    except ValueError:
+        pass
+    return parse_datetime(text)
+
+
 def _dtc(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M")
+    """ISO 8601 date and time to the minute, as local time without offset (SDTMIG --DTC)."""
+    return at.isoformat(timespec="minutes")[:16]
 
 
 class Visits:
@@ -205,12 +219,20 @@ def _ex(s: _Subject, study: Study) -> dict:
             "EXSTDY": 1, "EXENDY": 1}
 
 
+@lru_cache(maxsize=4096)
 def _range_text(analyte: str, unit: str, limit: float | None) -> str:
-    """A reference limit (stored in the standard unit) in the result's original unit."""
+    """A reference limit (stored in the standard unit) in the result's original unit (exact Decimal conversion,
+    rounded to 12 significant digits as units.py does)."""
     if limit is None:
         return ""
     u = find_unit(analyte, unit)
-    return _num_text(float(u.from_canonical(Decimal(repr(float(limit))))))
+    return _num_text(_to_float(u.from_canonical(Decimal(repr(float(limit))))))
+
+
+@lru_cache(maxsize=1024)
+def _test(analyte: str, unit: str) -> tuple[str, str, str, str, str]:
+    """(LBTESTCD, LBTEST, LBCAT, LBSPEC, unit's standard spelling); KeyError or LabValueError if unknown."""
+    return (*LAB_TESTS[analyte], find_unit(analyte, unit).name)
 
 
 def _nrind(value: float, lo: float | None, hi: float | None) -> str:
@@ -227,12 +249,11 @@ def _nrind(value: float, lo: float | None, hi: float | None) -> str:
 def _lb(s: _Subject, r: dict, zone: ZoneInfo, study: Study) -> list[dict]:
     """The result's LB record, and for a creatinine with a derived eGFR the eGFR record."""
     try:
-        testcd, test, cat, spec = LAB_TESTS[r["analyte"]]
-        unit = find_unit(r["analyte"], r["unit"]).name
+        testcd, test, cat, spec, unit = _test(r["analyte"], r["unit"])
     except (KeyError, LabValueError):
         raise ExportError(f"analyte {r['analyte']!r} in {r['unit']!r} has no LB test code", field="LBTESTCD",
                           row=r["id"]) from None
-    at = parse_datetime(r["collected_at"]).astimezone(zone)
+    at = _instant(r["collected_at"]).astimezone(zone)
     base = {"STUDYID": study.study_id, "DOMAIN": "LB", "USUBJID": s.usubjid, "LBSPID": str(r["id"]),
             "LBCAT": cat, "LBSPEC": spec, "EPOCH": s.epoch_of_instant(at), "LBDTC": _dtc(at), "LBDY": s.dy(at.date()),
             "_at": at, "_visit": r.get("visit")}
