@@ -31,6 +31,7 @@ BENCHMARKS = {
     "mail": ("bench_mail.py", ["--participants", "500", "--mails", "200"]),
     "signals": ("bench_signals.py", ["--repeat", "1"]),
     "startup": ("bench_startup.py", ["--repeat", "2"]),
+    "sdtm": ("bench_sdtm.py", ["--participants", "200"]),
 }
 TIMEOUT_S = 1800
 AE_CREATE_P99_TARGET_MS = 100  # issue 9: p99 of AE creation under 100 ms on these 2-core machines
