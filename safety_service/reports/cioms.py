@@ -82,7 +82,7 @@ class CiomsPDF(FPDF):
             self.ln(0.8)
 
     def choices(self, x: float, y: float, w: float, h: float, caption: str, options: list[str],
-                chosen: str, note: str = "") -> None:
+                chosen: str, note: str = "", after: str = "") -> None:
         self.rect(x, y, w, h)
         self.set_xy(x + 0.8, y + 0.6)
         self.set_font(FONT, "B", CAPTION)
@@ -97,6 +97,9 @@ class CiomsPDF(FPDF):
             self.cell(4, 4, box(option == chosen))
             self.set_font(FONT, "B" if option == chosen else "", VALUE - 0.6)
             self.cell(width, 4, option)
+        if after:  # e.g. the follow-up number, right after the box it qualifies
+            self.set_font(FONT, "B", VALUE)
+            self.cell(self.get_string_width(after) + 1, 4, after)
         if note:
             self.set_xy(x + 0.8, self.get_y() + 4.2)
             self.set_font(FONT, "B", VALUE)
@@ -167,11 +170,7 @@ class CiomsPDF(FPDF):
                      ["STUDY", "LITERATURE", "HEALTH PROFESSIONAL"], f.source)
         self.field(10 + half, y + 20, half / 2, 10, "DATE OF THIS REPORT", f.date_of_report)
         self.choices(10 + half + half / 2, y + 20, half / 2, 10, "25a. REPORT TYPE", ["INITIAL", "FOLLOWUP"],
-                     f.report_type)
-        if f.follow_up_number is not None:
-            self.set_xy(10 + half + half / 2 + 30, y + 23.2)
-            self.set_font(FONT, "B", VALUE)
-            self.cell(16, 4, f"No. {f.follow_up_number}")
+                     f.report_type, after="" if f.follow_up_number is None else f"No. {f.follow_up_number}")
         y += 30
         self.set_xy(10, y + 1.5)
         self.set_font(FONT, "", 5.8)
