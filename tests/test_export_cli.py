@@ -32,7 +32,9 @@ def test_it_writes_the_ae_listing_as_csv_with_a_date_range(app, db, people, enro
     result = app.test_cli_runner().invoke(args=["export", "ae", "--format", "csv", "-o", str(out),
                                                 "--from", "2026-02-01", "--to", "2026-02-28"])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
+    text = out.read_bytes().decode("utf-8")
+    assert text.startswith("# NCT07396155 Adverse event listing;")
+    rows = list(csv.DictReader(io.StringIO(text.split("\r\n", 1)[1], newline="")))
     assert [(r["Subject"], r["CTCAE term"]) for r in rows] == [("S02-001", "Nausea")]
     assert "1 rows, sha256" in result.output
     entries = {e["field"]: e for e in audit.history(db, "export", "NCT07396155_ae_20260615T100000Z.csv")}
@@ -82,7 +84,9 @@ def test_it_exports_the_audit_trail_and_says_it_is_intact(app, db, people, tmp_p
     assert "audit trail intact" in result.output
     data = out.read_bytes()
     assert audit_trail.verify_csv(data).ok
-    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    head, body = data.decode("utf-8").split("\r\n", 1)
+    rows = list(csv.DictReader(io.StringIO(body, newline="")))
+    assert head.endswith(f"audit chain head (safety audit anchor) {rows[-1]['id']}:{rows[-1]['hash']}")
     assert len(rows) == audit.verify(db).checked - 6  # the export's own 6 entries came after the snapshot
 
 
@@ -92,3 +96,38 @@ def test_it_exits_1_naming_the_broken_entry_when_the_trail_was_tampered_with(app
     result = app.test_cli_runner().invoke(args=["export", "audit", "-o", str(tmp_path / "audit.csv")])
     assert result.exit_code == 1
     assert "audit trail broken at entry 3" in result.output
+
+
+# --- never overwrite silently (issue 15, finding 9) -------------------------------------------------------------
+
+def test_it_refuses_to_overwrite_an_existing_file_unless_forced(app, db, people, enrol, tmp_path):
+    record_aes(app, db, people, enrol)
+    runner = app.test_cli_runner()
+    target = tmp_path / "ae.csv"
+    target.write_text("the auditor's earlier listing")
+    exports_before = db.execute("SELECT count(*) FROM audit_log WHERE action = 'export'").fetchone()[0]
+    r = runner.invoke(args=["export", "ae", "--format", "csv", "-o", str(target)])
+    assert r.exit_code == 1 and "exists" in r.output and "--force" in r.output
+    assert target.read_text() == "the auditor's earlier listing"
+    assert db.execute("SELECT count(*) FROM audit_log WHERE action = 'export'").fetchone()[0] == exports_before
+    forced = runner.invoke(args=["export", "ae", "--format", "csv", "-o", str(target), "--force"])
+    assert forced.exit_code == 0 and target.read_text() != "the auditor's earlier listing"
+
+
+def test_it_refuses_when_only_the_xpt_sibling_suppae_exists(app, db, people, enrol, tmp_path):
+    record_aes(app, db, people, enrol)
+    (tmp_path / "suppae.xpt").write_bytes(b"earlier")
+    r = app.test_cli_runner().invoke(args=["export", "ae", "--format", "xpt", "-o", str(tmp_path / "ae.xpt")])
+    assert r.exit_code == 1 and "suppae.xpt exists" in r.output
+    assert not (tmp_path / "ae.xpt").exists() and (tmp_path / "suppae.xpt").read_bytes() == b"earlier"
+    forced = app.test_cli_runner().invoke(args=["export", "ae", "--format", "xpt", "-o", str(tmp_path / "ae.xpt"),
+                                                "--force"])
+    assert forced.exit_code == 0 and (tmp_path / "suppae.xpt").read_bytes() != b"earlier"
+
+
+def test_it_refuses_to_overwrite_an_audit_export(app, db, people, tmp_path):
+    target = tmp_path / "audit.csv"
+    target.write_text("kept")
+    r = app.test_cli_runner().invoke(args=["export", "audit", "-o", str(target)])
+    assert r.exit_code == 1 and "exists" in r.output and target.read_text() == "kept"
+    assert app.test_cli_runner().invoke(args=["export", "audit", "-o", str(target), "--force"]).exit_code == 0

@@ -190,7 +190,8 @@ class _Group:
         self.canvas, self.cls, self.label = canvas, cls, label
 
     def __enter__(self):
-        aria = f' aria-label="{esc(self.label)}"' if self.label else ""
+        # role="group": aria-label is prohibited on a <g> without a role (axe-core aria-prohibited-attr)
+        aria = f' role="group" aria-label="{esc(self.label)}"' if self.label else ""
         self.canvas.add(f'<g class="{esc(self.cls)}"{aria}>')
         return self.canvas
 

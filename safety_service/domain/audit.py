@@ -72,6 +72,11 @@ def use_keys(database: str, secrets_: list[str]) -> Keyring:
     return ring
 
 
+def current_keyring() -> Keyring | None:
+    """The keyring configured last in this process (to verify an exported file), or None."""
+    return _LAST[0] if _LAST else None
+
+
 def keyring(db: Database) -> Keyring:
     """The keyring configured for this database. Raises AuditKeyError when none is."""
     ring = _KEYRINGS.get(_db_file(db)) or (_LAST[0] if _LAST else None)

@@ -17,7 +17,7 @@ from .csv_export import FORMULA_TRIGGERS
 from .filters import add_date_range
 
 COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "field", "old_value", "new_value", "reason",
-           "prev_hash", "hash")
+           "key_id", "prev_hash", "hash")  # key_id: the audit key that chained the entry (empty: plain SHA-256)
 BROWSE_FILTERS = ("entity", "entity_id", "actor", "from", "to", "before")
 PAGE_SIZE = 100
 
@@ -117,17 +117,32 @@ def to_csv(rows: Iterable[dict]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def verify_csv(data: bytes) -> audit.Verification:
-    """Re-verify an exported trail from the file alone (what an auditor's own script would do)."""
-    prev, checked, expected = audit.GENESIS, 0, None
-    for r in csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")):
+def verify_csv(data: bytes, ring: audit.Keyring | None = None) -> audit.Verification:
+    """Re-verify an exported trail from the file and the audit keyring (default: this service's): keyed entries
+    need the key, as the chain in the database does; entries from before keying are plain SHA-256."""
+    ring = ring or audit.current_keyring()
+    prev, checked, expected, keyed = audit.GENESIS, 0, None, False
+    lines = io.StringIO(data.decode("utf-8"), newline="")
+    if lines.read(1) == "#":
+        lines.readline()  # the context line above the header
+    else:
+        lines.seek(0)
+    for r in csv.DictReader(lines):
         entry = {k: unescape(v) for k, v in r.items()}
         rid = int(r["id"])
         if expected is not None and rid != expected:
             return audit.Verification(False, checked, prev, rid, f"entries {expected}..{rid - 1} are missing")
         if entry["prev_hash"] != prev:
             return audit.Verification(False, checked, prev, rid, "does not link to the entry before it")
-        if audit.entry_hash(prev, entry) != entry["hash"]:
+        key_id = entry.get("key_id") or None
+        entry["key_id"] = key_id
+        if key_id is None and keyed:
+            return audit.Verification(False, checked, prev, rid, "is chained without the audit key after keyed entries")
+        key = (ring.keys.get(key_id) if ring else None) if key_id else None
+        if key_id and key is None:
+            return audit.Verification(False, checked, prev, rid, f"was chained with audit key {key_id}, not held here")
+        keyed = keyed or key is not None
+        if audit.entry_hash(prev, entry, key) != entry["hash"]:
             return audit.Verification(False, checked, prev, rid, "content does not match its hash (changed)")
         prev, checked, expected = entry["hash"], checked + 1, rid + 1
     return audit.Verification(True, checked, prev)

@@ -54,15 +54,26 @@ def export_group():
     """Export listings and the audit trail (each export is recorded in the audit trail)."""
 
 
+def force_option(f):
+    """`--force`: the one way to let an export replace existing files (with refuse_overwrite)."""
+    return click.option("--force", is_flag=True, help="Overwrite existing files.")(f)
+
+
+# Written beside ae.xpt by `safety export ae --format xpt`: checked before anything is exported or audited.
+XPT_SIBLINGS = ("suppae.xpt", "define.xml")
+
+
 @export_group.command("ae")
 @click.option("--format", "fmt", required=True, type=click.Choice(list(CLI_FORMATS)), help="File format.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 @click.option("--from", "date_from", default=None, metavar="YYYY-MM-DD", help="Onset on or after this date.")
 @click.option("--to", "date_to", default=None, metavar="YYYY-MM-DD", help="Onset on or before this date.")
+@force_option
 @click.option("--now", "now_text", default=None, metavar="ISO8601", help="Export time (default: now).")
 @with_appcontext
-def export_ae(fmt, output: Path, date_from, date_to, now_text):
+def export_ae(fmt, output: Path, date_from, date_to, force: bool, now_text):
     """The AE listing. With --format xpt, suppae.xpt and define.xml (Define-XML 2.1) are written beside the file."""
+    refuse_overwrite([output, *((output.parent / n for n in XPT_SIBLINGS) if fmt == "xpt" else ())], force)
     db, now = _db(), _now(now_text)
     rulebook = current_app.extensions["rulebook"]
     study_id = rulebook.study.study_id
@@ -79,6 +90,7 @@ def export_ae(fmt, output: Path, date_from, date_to, now_text):
                 written.append((output.parent / extra.name, extra))
     except DomainError as e:
         raise click.ClickException(str(e)) from None
+    refuse_overwrite([path for path, _ in written], force)  # a companion named otherwise than XPT_SIBLINGS
     for path, ef in written:
         _write(path, ef.data)
         click.echo(f"{path}: {ef.rows} rows, sha256 {ef.sha256}")
@@ -113,10 +125,12 @@ def export_sdtm(output: Path, force: bool, now_text):
 
 @export_group.command("audit")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV file.")
+@force_option
 @click.option("--now", "now_text", default=None, metavar="ISO8601", help="Export time (default: now).")
 @with_appcontext
-def export_audit(output: Path, now_text):
+def export_audit(output: Path, force: bool, now_text):
     """The whole audit trail as CSV, and its hash-chain verification (exit 1 if broken)."""
+    refuse_overwrite([output], force)
     f, result = _service().export_audit(_db(), actor=ACTOR, now=_now(now_text),
                                      study_id=current_app.extensions["rulebook"].study.study_id)
     _write(output, f.data)
