@@ -62,7 +62,12 @@ def ids(rows) -> list[int]:
 
 
 def csv_rows(data: bytes) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    return list(csv.DictReader(io.StringIO(past_context(data.decode("utf-8")), newline="")))
+
+def past_context(text: str) -> str:
+    """A listing's CSV without its first "#" line (export context and audit chain head)."""
+    return text.split("\r\n", 1)[1] if text.startswith("#") else text
+
 
 
 def read_ids(fmt: str, data: bytes) -> list[int]:
@@ -159,19 +164,41 @@ def test_it_neutralises_a_formula_in_the_csv(api, trial):
     assert rows[0]["Verbatim"] == "'" + FORMULA
 
 
-def test_it_gives_the_same_bytes_for_the_same_export_twice(api, trial):
+def test_it_gives_the_same_bytes_for_the_same_rows_at_the_same_audit_chain_head(api, trial, monkeypatch):
+    # Each export is itself audited, so the chain head moves between two downloads; held still, nothing else does.
+    monkeypatch.setattr(audit, "anchor", lambda _db: "42:" + "a" * 64)
     ada = api("auditor_ada")
     for fmt in ("csv", "xlsx", "pdf", "xpt", "json"):
         first, second = ada.get(f"/api/v1/exports/ae.{fmt}"), ada.get(f"/api/v1/exports/ae.{fmt}")
         assert first.status_code == 200 and first.data == second.data, fmt
 
 
-def test_it_changes_only_the_export_time_an_hour_later(api, clock, trial):
+def test_each_listing_states_the_audit_chain_head_it_was_made_at(api, db, trial):
+    ada = api("auditor_ada")
+    for fmt in ("csv", "xlsx", "pdf", "json"):
+        head = audit.anchor(db)  # what `safety audit anchor` prints at that moment
+        data = ada.get(f"/api/v1/exports/ae.{fmt}").data
+        if fmt == "csv":
+            assert data.decode("utf-8").split("\r\n", 1)[0].endswith(f"audit chain head (safety audit anchor) {head}")
+        elif fmt == "json":
+            tags = json.loads(data)["meta"]["tag"]
+            assert tags == [{"system": "urn:safety-service:audit-anchor", "code": head,
+                             "display": "audit chain head when exported"}]
+        elif fmt == "xlsx":
+            about = {r[0]: r[1] for r in openpyxl.load_workbook(io.BytesIO(data))["Export"].iter_rows(values_only=True)}
+            assert about["Audit chain head"].startswith(head + " ")
+        else:
+            text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+            assert f"Made at audit chain head (safety audit anchor) {head}" in text
+        assert audit.anchor(db) != head  # the export was audited after it
+
+
+def test_it_changes_only_the_export_time_and_the_anchor_an_hour_later(api, clock, trial):
     ada = api("auditor_ada")
     before = {fmt: ada.get(f"/api/v1/exports/ae.{fmt}").data for fmt in ("csv", "json", "xpt")}
     clock.advance(hours=1)
     after = {fmt: ada.get(f"/api/v1/exports/ae.{fmt}").data for fmt in ("csv", "json", "xpt")}
-    assert before["csv"] == after["csv"]
+    assert past_context(before["csv"].decode()) == past_context(after["csv"].decode())
     b, a = json.loads(before["json"]), json.loads(after["json"])
     assert b["entry"] == a["entry"] and b["timestamp"] != a["timestamp"]
     assert before["xpt"] != after["xpt"] and before["xpt"][640:] == after["xpt"][640:]
@@ -180,7 +207,7 @@ def test_it_changes_only_the_export_time_an_hour_later(api, clock, trial):
 def test_it_lists_entered_in_error_aes_with_their_status_only_when_asked(api, trial):
     ada = api("auditor_ada")
     rows = csv_rows(ada.get("/api/v1/exports/ae.csv?include_entered_in_error=true").data)
-    assert {r["Status"] for r in rows} == {"active", "entered_in_error"}
+    assert {r["Status"] for r in rows} == {"Active", "Entered in error"}  # labels, not stored codes
     # SDTM and FHIR never tabulate an event entered in error
     assert trial[4]["id"] not in read_ids("xpt", ada.get("/api/v1/exports/ae.xpt?include_entered_in_error=true").data)
 

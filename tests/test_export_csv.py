@@ -5,6 +5,7 @@ import csv
 import io
 from datetime import timedelta
 
+from safety_service.domain.labels import label
 from safety_service.exports.columns import AE_COLUMNS, display
 from safety_service.exports.csv_export import neutralise, write_ae_csv
 from test_export_rows import NOW, ae, meta, sample_rows
@@ -25,8 +26,10 @@ def test_it_reads_back_one_header_row_and_the_same_rows():
         got = by_id[r["id"]]
         assert got["subject_id"] == r["subject_id"]
         assert got["grade"] == str(r["grade"])
-        assert got["seriousness"] == "; ".join(r["seriousness"])
-        assert got["status"] == r["status"]  # entered-in-error AEs are listed, never hidden
+        assert got["seriousness"] == "; ".join(label("seriousness", c) for c in r["seriousness"])
+        assert got["status"] == label("status", r["status"])  # entered-in-error AEs are listed, never hidden
+        assert got["relatedness_product"] == label("relatedness", r["relatedness_product"])
+        assert got["outcome"] == label("outcome", r["outcome"])
         assert got["onset"] == r["onset"]
 
 

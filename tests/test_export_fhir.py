@@ -51,7 +51,8 @@ def test_it_codes_seriousness_severity_and_outcome_with_hl7_code_systems():
     assert got[3]["seriousness"]["coding"][0]["code"] == "serious"
     assert got[3]["seriousness"]["text"] == "Serious: hospitalization"
     sev = {i: [c["code"] for c in got[i]["severity"]["coding"]] for i in (1, 2, 3, 7)}
-    assert sev == {1: ["mild", "1"], 2: ["moderate", "2"], 3: ["severe", "3"], 7: ["severe", "5"]}
+    # the exact CTCAE grade as its NCI Thesaurus concept (HL7 adverse-event-clinical-research-grades)
+    assert sev == {1: ["mild", "C41338"], 2: ["moderate", "C41339"], 3: ["severe", "C41340"], 7: ["severe", "C48275"]}
     outcome = {i: got[i]["outcome"]["coding"][0]["code"] for i in (1, 2, 6, 7, 9)}
     assert outcome == {1: "resolved", 2: "recovering", 6: "ongoing", 7: "fatal", 9: "resolvedWithSequelae"}
 
@@ -97,3 +98,24 @@ def test_it_writes_an_empty_collection_for_no_rows():
     bundle = Bundle.model_validate_json(data)
     assert bundle.type == "collection" and not bundle.entry
     assert "entry" not in json.loads(data)  # FHIR JSON has no empty arrays
+
+
+def test_it_codes_the_ctcae_grade_with_nci_thesaurus_as_the_ae_research_ig_does():
+    # HL7 adverse-event-clinical-research-grades: C41338 .. C48275 for CTCAE grades 1-5
+    got = resources(parsed())
+    grades = {i: [e["valueCodeableConcept"]["coding"][0]["code"] for e in got[i]["extension"]
+                  if e["url"].endswith("/ae-grade")] for i in (1, 2, 3, 7)}
+    assert grades == {1: ["C41338"], 2: ["C41339"], 3: ["C41340"], 7: ["C48275"]}
+    ncit = got[3]["extension"][0]["valueCodeableConcept"]["coding"][0]
+    assert ncit["system"] == "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
+    assert ncit["display"] == "Grade 3 Severe Adverse Event"
+    assert got[1]["event"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/mdr"  # MedDRA kept
+
+
+def test_it_tags_the_bundle_with_the_audit_chain_head_and_still_validates():
+    from dataclasses import replace
+
+    data = write_ae_fhir(sample_rows(), replace(meta(), audit_anchor="12:" + "ab" * 32))
+    bundle = Bundle.model_validate_json(data)
+    assert [(t.system, t.code) for t in bundle.meta.tag] == [("urn:safety-service:audit-anchor", "12:" + "ab" * 32)]
+    assert "meta" not in parsed()  # no anchor given, no tag

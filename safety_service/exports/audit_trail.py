@@ -107,10 +107,14 @@ def unescape(cell: str) -> str | None:
     return cell[1:] if cell.startswith("'") else cell
 
 
-def to_csv(rows: Iterable[dict]) -> bytes:
-    """UTF-8 CSV, one header row, every column of the hash chain (see ``escape`` for the cell form)."""
+def to_csv(rows: Iterable[dict], study_id: str = "") -> bytes:
+    """UTF-8 CSV: a "#" line naming the chain head the file ends at (its anchor), one header row, every column of
+    the hash chain (see ``escape`` for the cell form)."""
+    rows = list(rows)
+    anchor = f"{rows[-1]['id']}:{rows[-1]['hash']}" if rows else f"0:{audit.GENESIS}"
     out = io.StringIO(newline="")
     w = csv.writer(out, lineterminator="\r\n")
+    w.writerow([f"# {study_id + ' ' if study_id else ''}audit trail; audit chain head (safety audit anchor) {anchor}"])
     w.writerow(COLUMNS)
     for r in rows:
         w.writerow([r["id"], *(escape(r[c]) for c in COLUMNS[1:])])

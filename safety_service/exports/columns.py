@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+from ..domain.labels import label
+
 # kinds: text, int, number, bool (Y/N), date (YYYY-MM-DD), datetime (ISO 8601 UTC), list (joined with "; ")
 KINDS = {"text", "int", "number", "bool", "date", "datetime", "list"}
 
@@ -68,7 +70,14 @@ def typed(col: Column, value: Any) -> Any:
 
 
 def _seriousness(row: dict) -> list:
-    return list(row.get("seriousness") or [])
+    """The ICH E2A criteria as people read them ("Hospitalization (initial or prolonged)")."""
+    return [label("seriousness", c) for c in row.get("seriousness") or []]
+
+
+def labelled(key: str) -> Callable[[dict], Any]:
+    """A listing cell showing the label of a stored code ("Not related", not "not_related"); SDTM, ODM and FHIR
+    keep their controlled terms."""
+    return lambda row: label(key, row.get(key)) or None
 
 
 # The AE listing: every key of the agreed AE shape, in reading order.
@@ -83,29 +92,33 @@ AE_COLUMNS: tuple[Column, ...] = (
     Column("verbatim", "Verbatim", "Term as reported by the investigator.", "text", 28),
     Column("grade", "Grade", "CTCAE v5.0 grade 1-5 (1 mild ... 5 death related to AE).", "int", 6),
     Column("serious", "Serious", "Serious per ICH E2A (Y/N).", "bool", 8),
-    Column("seriousness", "Seriousness criteria", "ICH E2A criteria met: death, life_threatening, hospitalization, "
-           "disability, congenital_anomaly, important_medical_event.", "list", 24, _seriousness),
-    Column("relatedness_product", "Rel. product", "Causality to UC-MSC: not_related/unlikely/possible/probable/definite.",
-           "text", 12),
-    Column("relatedness_procedure", "Rel. procedure", "Causality to the intra-renal injection procedure.", "text", 12),
+    Column("seriousness", "Seriousness criteria", "ICH E2A criteria met: results in death, life-threatening, "
+           "hospitalization, disability, congenital anomaly, other important medical event.", "list", 24,
+           _seriousness),
+    Column("relatedness_product", "Rel. product", "Causality to UC-MSC: not related, unlikely, possibly, probably or "
+           "definitely related.", "text", 12, labelled("relatedness_product")),
+    Column("relatedness_procedure", "Rel. procedure", "Causality to the intra-renal injection procedure.", "text", 12,
+           labelled("relatedness_procedure")),
     Column("related", "Related", "Y when either causality is possible, probable or definite.", "bool", 8),
     Column("expected", "Expected", "Expected per the reference safety information (Y/N; empty if not assessed).",
            "bool", 9),
-    Column("action_taken", "Action taken", "Action taken with study treatment.", "text", 16),
+    Column("action_taken", "Action taken", "Action taken with study treatment.", "text", 16, labelled("action_taken")),
     Column("other_action", "Other action", "Other action taken (free text).", "text", 20),
-    Column("outcome", "Outcome", "recovered/recovering/not_recovered/recovered_with_sequelae/fatal/unknown.", "text", 14),
+    Column("outcome", "Outcome", "Recovered/resolved, recovering/resolving, not recovered/not resolved, recovered/"
+           "resolved with sequelae, fatal or unknown.", "text", 14, labelled("outcome")),
     Column("onset", "Onset", "Onset date (YYYY-MM-DD).", "date", 11),
     Column("onset_time", "Onset time", "Onset time (HH:MM), if known.", "text", 6),
     Column("end_date", "End date", "End date (YYYY-MM-DD); empty if ongoing.", "date", 11),
     Column("onset_day", "Onset day", "Study day of onset (injection day = 1, day before = -1; no day 0).", "int", 6),
     Column("end_day", "End day", "Study day of end.", "int", 6),
-    Column("phase", "Phase", "early/late after the injection, as defined by the protocol.", "text", 6),
+    Column("phase", "Phase", "Early or late after the injection, as defined by the protocol.", "text", 6,
+           labelled("phase")),
     Column("treatment_emergent", "TEAE", "Treatment emergent: onset on or after the injection (Y/N).", "bool", 6),
     Column("awareness_at", "Site aware at", "When the site learned of the event (ISO 8601 UTC).", "datetime", 20),
     Column("report_due_at", "Report due", "SAE report deadline to the sponsor (ISO 8601 UTC).", "datetime", 20),
     Column("expedited_due_at", "Expedited due", "SUSAR expedited report deadline (ISO 8601 UTC).", "datetime", 20),
     Column("susar", "SUSAR", "Serious, unexpected and related (Y/N).", "bool", 7),
-    Column("status", "Status", "active or entered_in_error (never deleted).", "text", 10),
+    Column("status", "Status", "Active or entered in error (never deleted).", "text", 10, labelled("status")),
     Column("version", "Version", "Version number; earlier versions are in the audit trail.", "int", 7),
     Column("description", "Description", "Narrative description.", "text", 40),
     Column("created_at", "Created at", "When the record was created (ISO 8601 UTC).", "datetime", 20),

@@ -25,10 +25,19 @@ def cell(col: Column, value) -> str:
     return neutralise(text)
 
 
-def write_table(table: Table) -> bytes:
-    """One header row then one line per row; CRLF line ends as RFC 4180."""
+def context_line(meta: ExportMeta) -> str:
+    """The "#" line above the header: study, listing, export time and user, filters, the audit chain head."""
+    return (f"# {meta.study_id} {meta.title}; exported {meta.exported_at_iso} by {meta.exported_by}; "
+            f"filters: {meta.filters_text()}; {meta.anchor_text()}")
+
+
+def write_table(table: Table, meta: ExportMeta | None = None) -> bytes:
+    """With an anchored ``meta``, a "#" context line first (read past it with ``skiprows=1`` or ``comment``); then
+    one header row and one line per row; CRLF line ends as RFC 4180."""
     out = io.StringIO(newline="")
     w = csv.writer(out, lineterminator="\r\n")
+    if meta is not None and meta.audit_anchor:
+        w.writerow([context_line(meta)])
     w.writerow([neutralise(c.header) for c in table.columns])
     for row in table.rows:
         w.writerow([cell(c, c.raw(row)) for c in table.columns])
@@ -36,5 +45,5 @@ def write_table(table: Table) -> bytes:
 
 
 def write_ae_csv(rows: Sequence[dict], meta: ExportMeta) -> bytes:
-    """The AE listing as CSV; ``meta`` is accepted for symmetry (CSV has no place for it)."""
-    return write_table(ae_table(rows))
+    """The AE listing as CSV, its first line stating the export context and audit chain head."""
+    return write_table(ae_table(rows), meta)

@@ -6,6 +6,11 @@ Code systems (HL7 terminology, R4): adverse-event-seriousness, adverse-event-sev
 adverse-event-outcome, adverse-event-causality-assess (WHO-UMC categories); MedDRA as
 http://terminology.hl7.org/CodeSystem/mdr.
 
+The CTCAE grade is also coded with NCI Thesaurus (C41338/C41339/C41340/C41337/C48275 for grades 1-5, the HL7
+value set adverse-event-clinical-research-grades) in severity and in the AE Clinical Research IG's ae-grade
+extension; the term keeps its MedDRA code (the catalogue has no NCIt codes for CTCAE terms). The Bundle's
+meta.tag states the audit chain head it was made at.
+
 R4 AdverseEvent has no status element, so entered-in-error AEs are left out of the Bundle rather
 than asserted as actual events; the expectedness and SUSAR flags (not R4 elements) travel as
 extensions of this study.
@@ -35,10 +40,19 @@ OUTCOMES = {"recovered": ("resolved", "Resolved"), "recovering": ("recovering", 
             "recovered_with_sequelae": ("resolvedWithSequelae", "Resolved with Sequelae"),
             "fatal": ("fatal", "Fatal"), "unknown": ("unknown", "Unknown")}
 # CTCAE grade -> adverse-event-severity (mild/moderate/severe): grade 1 mild, 2 moderate, 3-5 severe (CTCAE v5.0
-# grade definitions); the exact grade is kept as a second coding of our CTCAE grade system
+# grade definitions); the exact grade is coded with NCI Thesaurus as a second coding and in the ae-grade extension
 SEVERITIES = {1: ("mild", "Mild"), 2: ("moderate", "Moderate"), 3: ("severe", "Severe"), 4: ("severe", "Severe"),
               5: ("severe", "Severe")}
-CTCAE_GRADE = "urn:safety-service:ctcae-v5-grade"
+NCIT = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
+# CTCAE v5.0 grades as NCI Thesaurus concepts: HL7 value set adverse-event-clinical-research-grades
+# (terminology.hl7.org, OID 2.16.840.1.113883.11.21027), as the mCODE / AE Clinical Research IGs code them
+NCIT_GRADES = {1: ("C41338", "Grade 1 Mild Adverse Event"), 2: ("C41339", "Grade 2 Moderate Adverse Event"),
+               3: ("C41340", "Grade 3 Severe Adverse Event"),
+               4: ("C41337", "Grade 4 Life Threatening or Disabling Adverse Event"),
+               5: ("C48275", "Grade 5 Death Related to Adverse Event")}
+# HL7 AE Clinical Research R4 Backport IG: the grade extension (value from the grades value set above)
+AE_GRADE_EXT = "http://hl7.org/fhir/uv/ae-research-backport-ig/StructureDefinition/ae-grade"
+ANCHOR_SYSTEM = "urn:safety-service:audit-anchor"
 # investigator causality -> WHO-UMC categories of adverse-event-causality-assess; "not related" has no WHO-UMC
 # category and is sent as text
 CAUSALITIES = {"definite": ("certain", "Certain"), "probable": ("probably-likely", "Probably/Likely"),
@@ -71,6 +85,12 @@ def adverse_event(ae: dict, meta: ExportMeta) -> dict:
     rid = ae.get("id")
     res: dict = {"resourceType": "AdverseEvent", "id": resource_id(ae, meta)}
     ext = []
+    grade = ae.get("grade")
+    if grade is not None:
+        if grade not in NCIT_GRADES:
+            raise ExportError(f"grade {grade!r} is not 1-5", field="grade", row=rid)
+        ext.append({"url": AE_GRADE_EXT, "valueCodeableConcept": {
+            "coding": [_coding(NCIT, *NCIT_GRADES[grade])], "text": f"CTCAE v5.0 grade {grade}"}})
     if ae.get("expected") is not None:
         ext.append({"url": f"{EXT_BASE}/expected", "valueBoolean": bool(ae["expected"])})
     if ae.get("susar") is not None:
@@ -101,13 +121,9 @@ def adverse_event(ae: dict, meta: ExportMeta) -> dict:
                                      else _coding(SERIOUSNESS, "non-serious", "Non-serious")]}
     if ae.get("seriousness"):
         res["seriousness"]["text"] = "Serious: " + ", ".join(ae["seriousness"])
-    grade = ae.get("grade")
     if grade is not None:
-        if grade not in SEVERITIES:
-            raise ExportError(f"grade {grade!r} is not 1-5", field="grade", row=rid)
         code, display = SEVERITIES[grade]
-        res["severity"] = {"coding": [_coding(SEVERITY, code, display),
-                                      _coding(CTCAE_GRADE, str(grade), f"CTCAE grade {grade}")],
+        res["severity"] = {"coding": [_coding(SEVERITY, code, display), _coding(NCIT, *NCIT_GRADES[grade])],
                            "text": f"CTCAE v5.0 grade {grade}"}
     outcome = ae.get("outcome")
     if outcome is not None:
@@ -137,7 +153,12 @@ def bundle(rows: Sequence[dict], meta: ExportMeta) -> dict:
     entries = [{"fullUrl": f"urn:uuid:{resource_id(r, meta)}", "resource": adverse_event(r, meta)} for r in active]
     # Bundle.total is for searchset/history only (bdl-1), so a collection carries none
     # and FHIR JSON has no empty arrays, so an empty collection carries no entry either
-    doc = {"resourceType": "Bundle", "type": "collection", "timestamp": meta.exported_at_iso}
+    doc: dict = {"resourceType": "Bundle"}
+    if meta.audit_anchor:
+        # the audit chain head the Bundle was made at (`safety audit anchor`), as a tag an auditor can read
+        doc["meta"] = {"tag": [{"system": ANCHOR_SYSTEM, "code": meta.audit_anchor,
+                                "display": "audit chain head when exported"}]}
+    doc |= {"type": "collection", "timestamp": meta.exported_at_iso}
     return doc | {"entry": entries} if entries else doc
 
 

@@ -11,7 +11,8 @@ from ..clock import local_date, parse_datetime
 from ..domain import participants
 from ..domain.permissions import site_scope
 from ..domain.study import Study
-from .columns import Column, Table
+from ..domain.units import ANALYTES
+from .columns import Column, Table, labelled
 from .filters import add_date_range
 
 LAB_COLUMNS: tuple[Column, ...] = (
@@ -19,7 +20,8 @@ LAB_COLUMNS: tuple[Column, ...] = (
     Column("subject_id", "Subject", "Participant identifier.", "text", 10),
     Column("site", "Site", "Site identifier.", "text", 6),
     Column("visit", "Visit", "Visit code, if the sample belongs to a visit.", "text", 7),
-    Column("analyte", "Analyte", "Analyte code.", "text", 12),
+    Column("analyte", "Analyte", "Analyte (its code in the labs API is in the analyte filter).", "text", 14,
+           lambda r: ANALYTES[r["analyte"]].label if r.get("analyte") in ANALYTES else r.get("analyte")),
     Column("collected_at", "Collected at", "Sample collection time (ISO 8601 UTC).", "datetime", 20),
     Column("value", "Value", "Value as entered.", "number", 9),
     Column("unit", "Unit", "Unit as entered.", "text", 12),
@@ -35,7 +37,8 @@ LAB_COLUMNS: tuple[Column, ...] = (
     Column("source", "Source", "form, api, csv import or demo.", "text", 7),
     Column("entered_at", "Entered at", "When the result was stored (ISO 8601 UTC).", "datetime", 20),
     Column("entered_by", "Entered by", "Who stored it.", "text", 22),
-    Column("status", "Status", "valid, or entered_in_error (listed only when asked for; never analysed).", "text", 9),
+    Column("status", "Status", "Valid, or entered in error (listed only when asked for; never analysed).", "text", 9,
+           labelled("status")),
     Column("error_reason", "Error reason", "Why the result was marked entered in error, by whom and when.", "text", 24),
 )
 

@@ -34,6 +34,9 @@ class ExportMeta:
     exported_by: str
     filters: dict = field(default_factory=dict)
     title: str = "Adverse event listing"
+    # The audit chain head (domain/audit.anchor, `safety audit anchor`) when the export was made: printed in the
+    # file, so an auditor can later prove the trail was neither cut short nor rebuilt after it (21 CFR 11.10(e)).
+    audit_anchor: str = ""
 
     def __post_init__(self):
         if self.exported_at.tzinfo is None:
@@ -46,6 +49,10 @@ class ExportMeta:
     @property
     def exported_at_iso(self) -> str:
         return self.exported_at_utc.isoformat()
+
+    def anchor_text(self) -> str:
+        """"audit chain head (safety audit anchor) ID:HASH", or "" when the export has none."""
+        return f"audit chain head (safety audit anchor) {self.audit_anchor}" if self.audit_anchor else ""
 
     def filters_text(self) -> str:
         """Filters as one readable line, in a stable order; "none" when unfiltered."""

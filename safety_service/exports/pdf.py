@@ -57,6 +57,12 @@ class ListingPDF(FPDF):
     def footer(self):
         self.set_y(-10)
         self.set_font(FONT, "", 8)
+        if self.meta.audit_anchor:
+            # every page names the audit chain head, so a printed page alone can be checked against the trail
+            self.set_font(FONT, "", 6)
+            self.cell(0, 5, f"Made at {self.meta.anchor_text()}", align="L")
+            self.set_x(self.l_margin)
+            self.set_font(FONT, "", 8)
         self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="C")
 
     def table_block(self, table: Table) -> None:

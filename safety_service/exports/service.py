@@ -97,7 +97,7 @@ def export_ae(db: Database, fmt: str, filters: Mapping, *, user: dict | None, ac
     if fmt not in AE_FORMATS:
         raise InvalidInput({"format": f"must be one of {', '.join(AE_FORMATS)}"})
     rows = ae_rows(db, user, filters)
-    meta = ExportMeta(study_id, now, actor, dict(filters))
+    meta = ExportMeta(study_id, now, actor, dict(filters), audit_anchor=audit.anchor(db))
     base = f"{study_id}_ae_{stamp(now)}"
     if fmt in ("pdf", "xlsx"):
         tables = summary_tables.tables(summarize(scoped_participants(db, user, filters), rows))
@@ -158,7 +158,7 @@ def _check_listing_format(fmt: str) -> None:
 
 def _listing(table, fmt: str, meta: ExportMeta) -> bytes:
     if fmt == "csv":
-        return csv_export.write_table(table)
+        return csv_export.write_table(table, meta)
     return xlsx.write_workbook([table], meta, describe=table.columns)
 
 
@@ -167,7 +167,7 @@ def export_labs(db: Database, fmt: str, filters: Mapping, *, user: dict | None, 
     """The lab listing (CSV or XLSX). Raises InvalidInput for another format."""
     _check_listing_format(fmt)
     rows = listings.lab_rows(db, user, filters)
-    meta = ExportMeta(study_id, now, actor, dict(filters), title="Lab listing")
+    meta = ExportMeta(study_id, now, actor, dict(filters), title="Lab listing", audit_anchor=audit.anchor(db))
     f = _file(f"{study_id}_labs_{stamp(now)}.{fmt}", fmt, _listing(listings.lab_table(rows), fmt, meta), len(rows))
     return record(db, f, kind="labs", fmt=fmt, filters=filters, actor=actor, now=now)
 
@@ -177,7 +177,8 @@ def export_visits(db: Database, fmt: str, filters: Mapping, *, user: dict | None
     """The visit compliance listing (CSV or XLSX), statuses as of ``now``. Raises InvalidInput for another format."""
     _check_listing_format(fmt)
     rows, not_injected = listings.visit_rows(db, user, filters, study, tz, now)
-    meta = ExportMeta(study.study_id, now, actor, dict(filters), title="Visit compliance")
+    meta = ExportMeta(study.study_id, now, actor, dict(filters), title="Visit compliance",
+                      audit_anchor=audit.anchor(db))
     data = _listing(listings.visit_table(rows, not_injected), fmt, meta)
     f = _file(f"{study.study_id}_visits_{stamp(now)}.{fmt}", fmt, data, len(rows), {"not_injected": not_injected})
     return record(db, f, kind="visits", fmt=fmt, filters=filters, actor=actor, now=now)
@@ -189,7 +190,8 @@ def export_audit(db: Database, *, actor: str, now: datetime, study_id: str) -> t
     The export's own audit entry follows the exported entries, so it is in the next export, not this one.
     """
     snap = audit_trail.snapshot(db)
-    f = _file(f"{study_id}_audit_{stamp(now)}.csv", "csv", audit_trail.to_csv(snap.rows), len(snap.rows),
+    f = _file(f"{study_id}_audit_{stamp(now)}.csv", "csv", audit_trail.to_csv(snap.rows, study_id=study_id),
+              len(snap.rows),
               {"verification": snap.verification.describe()})
     record(db, f, kind="audit", fmt="csv", filters={}, actor=actor, now=now)
     return f, snap.verification

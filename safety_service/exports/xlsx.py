@@ -81,6 +81,8 @@ def _write_about(wb, meta: ExportMeta, name: str, bold, tables: Sequence[Table])
     ws.set_column(1, 1, 80)
     lines = [("Study", meta.study_id), ("Title", meta.title), ("Exported at (UTC)", meta.exported_at_iso),
              ("Exported by", meta.exported_by), ("Filters", meta.filters_text())]
+    if meta.audit_anchor:
+        lines.append(("Audit chain head", f"{meta.audit_anchor} (safety audit anchor when exported)"))
     lines += [(f"Rows in '{t.name}'", str(len(t.rows))) for t in tables]
     for i, (k, v) in enumerate(lines):
         ws.write_string(i, 0, k, bold)
