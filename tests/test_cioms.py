@@ -189,3 +189,17 @@ def test_it_links_each_sent_report_to_its_form_on_the_ae_page(web, case):
 def test_it_formats_dates_as_the_form_writes_them():
     assert [cioms.day_month_year(d) for d in ("2026-06-05", "2024-05", "2009", None)] == [
         "05 JUN 2026", "MAY 2024", "2009", "UNK"]
+
+
+def test_it_writes_the_same_form_from_the_command_line(app, api, case, tmp_path):
+    runner = app.test_cli_runner()
+    out = tmp_path / "cioms.pdf"
+    result = runner.invoke(args=["export", "cioms", "S01-001-AE1", "--report", "0", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == api("safety_sam").get(f"/api/v1/adverse-events/{case['id']}/cioms.pdf?report=0").data
+    again = runner.invoke(args=["export", "cioms", str(case["id"]), "-o", str(out)])
+    assert again.exit_code != 0 and "--force" in again.output
+    missing = runner.invoke(args=["export", "cioms", "S01-001-AE9", "-o", str(tmp_path / "x.pdf")])
+    assert missing.exit_code != 0 and "no adverse event" in missing.output
+    none_sent = runner.invoke(args=["export", "cioms", str(case["id"]), "--report", "4", "-o", str(tmp_path / "y.pdf")])
+    assert none_sent.exit_code != 0 and "no report 4" in none_sent.output
