@@ -145,3 +145,16 @@ def test_it_refuses_an_overdue_days_of_zero(tmp_path):
     target.write_text(source.replace("overdue_days = 7", "overdue_days = 0"))
     with pytest.raises(RulesError, match="queries.overdue_days"):
         load_notifications(target)
+
+
+def test_it_closes_the_grade5_query_when_the_participant_is_marked_died(app, api, db, world):
+    rb, fatal = world["rb"], world["aes"]["fatal"]
+    run_query_checks(db, rb, app.config, day(0))
+    assert auto_queries(db)["grade5_participant_not_died"]["status"] == "open"
+    r = api("nurse_nina").post("/api/v1/participants/S01-002/status", json={
+        "status": "died", "on": "2026-06-01", "reason": "sepsis", "death_ae_id": fatal["id"]})
+    assert r.status_code == 200, r.get_json()
+    run_query_checks(db, rb, app.config, day(1))
+    closed = auto_queries(db)["grade5_participant_not_died"]
+    assert closed["status"] == "closed" and closed["closed_by"] == "system"
+    assert [m["step"] for m in queries.thread(db, closed["id"])] == ["raised", "closed"]
