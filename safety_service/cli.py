@@ -161,6 +161,7 @@ AREA_COMMANDS = [
     "safety_service.labs_import:import_group",  # `safety import labs`
     "safety_service.history_import:import_group",  # adds `safety import conmeds|medical-history`
     "safety_service.exports.odm_cli:export_group",  # adds `safety export odm`
+    "safety_service.exports.cioms_cli:export_group",  # adds `safety export cioms` (issue 14)
     "safety_service.jobs.commands:JOB_COMMANDS",  # `safety check`, `mail send`, `digest`, `scheduler`
     "safety_service.exports.cli:export_group",  # `safety export ae|audit`
     "safety_service.exports.screening_cli:export_group",  # adds `safety export screening-log` (issue 13)
