@@ -158,3 +158,12 @@ def test_it_closes_the_grade5_query_when_the_participant_is_marked_died(app, api
     closed = auto_queries(db)["grade5_participant_not_died"]
     assert closed["status"] == "closed" and closed["closed_by"] == "system"
     assert [m["step"] for m in queries.thread(db, closed["id"])] == ["raised", "closed"]
+
+
+def test_it_prints_the_queries_safety_check_opened_and_closed(app, db, world):
+    r = app.test_cli_runner().invoke(args=["check", "--now", day(0).isoformat()])
+    assert r.exit_code == 0, r.output
+    q = auto_queries(db)["end_before_onset"]
+    assert f"  query Q{q['id']} opened (end_before_onset) on S01-001-AE3" in r.output.splitlines()
+    again = app.test_cli_runner().invoke(args=["check", "--now", day(0).isoformat()])
+    assert "query Q" not in again.output

@@ -25,9 +25,11 @@ def run_checks(db: Database, rulebook, config, now: datetime) -> int:
 
 def check_once(app, now: datetime) -> list[str]:
     """Every check job once as of ``now`` (the CLI); returns the lines to print, one per alert raised."""
+    from ..domain.queries import auto as auto_queries
+
     db = connect(app.config["DATABASE"])
     try:
-        with checks.collect_raised() as raised:
+        with checks.collect_raised() as raised, auto_queries.collect() as queried:
             for job in JOBS:
                 if job.id in CHECK_JOB_IDS:
                     job.func(db, app.extensions["rulebook"], app.config, now)
@@ -35,6 +37,8 @@ def check_once(app, now: datetime) -> list[str]:
         db.conn.close()
     lines = [f"checks as of {now.isoformat()}: {len(raised)} alert{'s' if len(raised) != 1 else ''} raised"]
     lines += [f"  [{a['severity']}] {a['kind']} {a['key']}: {a['message']}" for a in raised]
+    # automatic data clarification queries (rules/queries.toml), opened or closed by this run
+    lines += [f"  query Q{q['id']} {step} ({q['rule']}) on {q['label']}" for step, q in queried]
     return lines
 
 

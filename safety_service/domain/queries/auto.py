@@ -9,8 +9,9 @@ passes is closed by the system with the reason.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlite_utils import Database
 
@@ -59,6 +60,26 @@ CHECKS: dict[str, Callable[[Database], Found]] = {
 }
 
 
+# Called with (step, query) for each automatic query opened ("opened") or closed ("closed"), e.g. so that
+# `safety check` can print them (``collect``).
+ON_CHANGE: list[Callable[[str, dict], None]] = []
+
+
+@contextmanager
+def collect() -> Iterator[list[tuple[str, dict]]]:
+    """Every automatic query opened or closed in this process while the block runs."""
+    seen: list[tuple[str, dict]] = []
+
+    def hook(step: str, q: dict) -> None:
+        seen.append((step, q))
+
+    ON_CHANGE.append(hook)
+    try:
+        yield seen
+    finally:
+        ON_CHANGE.remove(hook)
+
+
 def auto_key(rule_id: str, target: Target) -> str:
     return f"auto:{rule_id}:{target.entity}:{target.entity_id}"
 
@@ -73,14 +94,19 @@ def run(db: Database, rules, now: datetime) -> dict[str, int]:
         failing = {auto_key(rule.id, t): (t, field) for t, field in CHECKS[rule.check](db)}
         known = {q["key"] for q in rows(db, "SELECT key FROM queries WHERE rule = ? AND origin = 'auto'", [rule.id])}
         for key, (target, field) in failing.items():
-            if key not in known and _insert(db, target, field=field, text=rule.text, actor=SYSTEM, now=now,
-                                            rule=rule.id, key=key):
+            q = None if key in known else _insert(db, target, field=field, text=rule.text, actor=SYSTEM, now=now,
+                                                  rule=rule.id, key=key)
+            if q:
                 opened += 1
+                for hook in ON_CHANGE:
+                    hook("opened", q)
         for q in rows(db, "SELECT * FROM queries WHERE rule = ? AND origin = 'auto' AND status != 'closed'",
                       [rule.id]):
             if q["key"] not in failing:
                 _auto_close(db, q, now)
                 closed += 1
+                for hook in ON_CHANGE:
+                    hook("closed", q)
     return {"opened": opened, "closed": closed}
 
 
