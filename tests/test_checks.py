@@ -97,7 +97,7 @@ def sae(app, db, people, enrol):
 
 
 def test_it_warns_six_hours_before_an_sae_report_falls_due_and_not_a_minute_earlier(app, db, sae):
-    assert sae["report_due_at"] == "2026-06-16T08:00:00+00:00"  # ICH E2A / protocol: 24 h from awareness
+    assert sae["report_due_at"] == "2026-06-16T08:00:00+00:00"  # ICH E6(R2) 4.11.1 / protocol: 24 h from awareness
     assert run(app, db, utc("2026-06-16T01:59:00")).counts["sae_clocks"] == 0
     warned = run(app, db, utc("2026-06-16T02:00:00")).raised
     assert [a["key"] for a in warned] == [f"sae_report_due:{sae['id']}"]

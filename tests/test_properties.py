@@ -345,7 +345,7 @@ def test_it_refuses_bad_ae_input_naming_the_field_or_keeps_it_valid(field, value
     assert ae["related"] == (ae["relatedness_product"] in AE_RULES.RELATED
                              or ae["relatedness_procedure"] in AE_RULES.RELATED)
     assert set(ae["seriousness"] or []) <= set(AE_RULES.SERIOUSNESS)
-    assert (ae["report_due_at"] is not None) == bool(ae["serious"])  # ICH E2A: every SAE carries its 24 h clock
+    assert (ae["report_due_at"] is not None) == bool(ae["serious"])  # ICH E6(R2) 4.11.1: every SAE carries its 24 h clock
 
 
 @PROPERTY

@@ -133,7 +133,7 @@ def swimmer_lanes(participants: Sequence[Mapping], aes: Iterable[Mapping], tz: s
 
 def sae_clock_status(clocks: Iterable[Mapping], now: datetime) -> list[dict]:
     """The open SAE report clocks (domain/checks.open_sae_clocks: serious, active, report not sent), each with
-    ``overdue`` once report_due_at has passed (24 hours from awareness: ICH E2A, the protocol's SAE timeline) and
+    ``overdue`` once report_due_at has passed (24 hours from awareness: ICH E6(R2) 4.11.1, the protocol's SAE timeline) and
     the hours left; soonest due first."""
     out = []
     for ae in clocks:
