@@ -79,3 +79,9 @@ def test_the_hba1c_rule_says_the_protocol_requires_below_10_percent_for_inclusio
     rule = RULES.rule("hba1c_10")
     assert (rule.operator, rule.threshold) == (">=", 10.0)
     assert "inclusion limit" not in rule.description and "< 10.0 %" in rule.description
+
+
+def test_the_presumed_aki_goes_to_the_digest_and_the_confirmed_declines_page_at_once():
+    # A presumed 7-day rise (KDIGO 2012) is "high" like the unconfirmed 30 % fall; confirmed endpoints are critical.
+    assert RULES.rule("aki_creatinine_1_5x_baseline").severity == "high"
+    assert {RULES.rule(r).severity for r in ("egfr_decline_40_sustained", "egfr_decline_57_sustained")} == {"critical"}
