@@ -82,13 +82,44 @@ def token_group():
 
 @token_group.command("create")
 @click.argument("email")
+@click.option("--days", default=users.TOKEN_DAYS, show_default=True, type=click.IntRange(1, 3650),
+              help="Days until the token expires.")
 @with_appcontext
-def token_create(email):
-    """Print a new API token for the user (shown once, stored hashed)."""
+def token_create(email, days):
+    """Print a new API token for the user (shown once, stored hashed); it expires after --days."""
     try:
-        click.echo(users.create_token(app_db(), email, now=current_app.extensions["clock"].now(), actor="cli"))
+        click.echo(users.create_token(app_db(), email, now=current_app.extensions["clock"].now(), actor="cli",
+                                      days=days))
     except users.UserError as e:
         raise click.ClickException(str(e)) from None
+
+
+@token_group.command("list")
+@click.argument("email")
+@with_appcontext
+def token_list(email):
+    """The user's tokens, newest first: id, first characters, created, expires, state (never the token)."""
+    db = app_db()
+    user = users.by_email(db, email)
+    if user is None:
+        raise click.ClickException(f"email: no such user {email}")
+    for t in users.tokens_of(db, user["id"], now=current_app.extensions["clock"].now()):
+        click.echo(f"{t['id']:>5}  {t['prefix']}…  created {t['created_at']}  expires {t['expires_at'] or 'never'}  "
+                   f"{t['state']}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--reason", default="", help="Why (recorded in the audit trail).")
+@with_appcontext
+def token_revoke(token_id, reason):
+    """Revoke a token at once (its id from `safety token list`)."""
+    try:
+        t = users.revoke_token(app_db(), token_id, actor="cli", now=current_app.extensions["clock"].now(),
+                               reason=reason)
+    except users.UserError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"token {t['id']} ({t['prefix']}…) revoked")
 
 
 @click.group("audit")

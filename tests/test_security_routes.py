@@ -44,6 +44,11 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("admin.user_list", "GET"): {ADMIN},
     ("admin.user_list", "POST"): {ADMIN},
     ("admin.user_active", "POST"): {ADMIN},
+    ("admin.user_detail", "GET"): {ADMIN},  # one account: unlock, temporary password, role, tokens (issue 15)
+    ("admin.user_unlock", "POST"): {ADMIN},
+    ("admin.user_reset_password", "POST"): {ADMIN},
+    ("admin.user_role", "POST"): {ADMIN},
+    ("admin.token_revoke", "POST"): {ADMIN},
     # adverse events: everyone reads (site-scoped), the site team writes, the investigator signs
     ("ae.index", "GET"): EVERYONE,
     ("ae.detail", "GET"): EVERYONE,
@@ -175,6 +180,7 @@ SAMPLE_ARGS = {
     "outbox_id": 1,
     "term_or_code": "Nausea",
     "fmt": "csv",
+    "token_id": 1,  # nurse_nina's token, asked for under the spare account: 404, never revoked
     "query_id": 1,
     "criterion": "IN01",  # an eligibility criterion the site answers
     "record_id": 1,  # a con-med or medical history entry (none stored: the views answer 404 past the guard)
