@@ -3,6 +3,7 @@ a reason, entered in error), the CSV upload and `safety import ...`, and "treatm
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -83,7 +84,8 @@ def test_the_ae_form_offers_the_conmeds_and_saves_treatment_given_with_the_ae(we
     page = "/participants/S01-001/ae/new"
     html = nina.get(page).get_data(as_text=True)
     assert f'name="treatment_given" value="{cm["id"]}"' in html
-    r = nina.post_form(page, {"term": "Hematuria", "verbatim": "pink urine", "grade": "2", "onset": "2026-06-14",
+    token = re.search(r'name="form_token" value="([^"]*)"', html)  # the AE form's one-time token, if it has one
+    r = nina.post_form(page, {**({"form_token": token[1]} if token else {}), "term": "Hematuria", "verbatim": "pink urine", "grade": "2", "onset": "2026-06-14",
                               "serious": "false", "relatedness_product": "unlikely",
                               "relatedness_procedure": "probable", "action_taken": "not_applicable",
                               "outcome": "recovering", "treatment_given": str(cm["id"])}, from_page=page)

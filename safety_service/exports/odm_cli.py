@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 from ..db import connect
 from ..domain.errors import DomainError
-from .cli import ACTOR, export_group  # the `safety export` group; this command joins it
+from .cli import ACTOR, export_group, force_option, refuse_overwrite  # the `safety export` group; joins it
 from .filters import parse
 
 
@@ -22,7 +22,7 @@ from .filters import parse
 @click.option("--subject", "subject_id", default=None, help="One participant.")
 @click.option("--site", default=None, help="One site.")
 @click.option("--include-entered-in-error", is_flag=True, help="Also AEs, labs and records entered in error.")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@force_option
 @click.option("--now", "now_text", default=None, metavar="ISO8601", help="Export time (default: now).")
 @with_appcontext
 def export_odm(output: Path, date_from, date_to, subject_id, site, include_entered_in_error, force, now_text):
@@ -30,8 +30,7 @@ def export_odm(output: Path, date_from, date_to, subject_id, site, include_enter
     from ..cli import clock_from
     from . import odm
 
-    if output.exists() and not force:
-        raise click.ClickException(f"{output} exists; choose a new file or pass --force")
+    refuse_overwrite([output], force)
     if not output.parent.exists():
         raise click.ClickException(f"folder {output.parent} does not exist")
     db = connect(current_app.config["DATABASE"])
