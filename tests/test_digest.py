@@ -184,3 +184,15 @@ def test_it_counts_an_egfr_fall_of_exactly_30_percent_and_not_one_just_short(app
     figure = digest.egfr_decline_figure(db, rb.lab_rules, people["safety_sam"], NOW)
     assert figure == {"declined": 1, "evaluable": 2, "subjects": ["S01-001"]}
     assert digest.egfr_decline_figure(db, rb.lab_rules, people["nurse_noah"], NOW)["evaluable"] == 0
+
+
+def test_it_prints_the_audit_chain_head_in_every_digest_and_it_verifies_later(app, db, story, smtp_server):
+    """Issue 15: the anchor kept in the recipients' mailboxes, outside the database, checks the trail later."""
+    from safety_service.domain import audit
+    app.test_cli_runner().invoke(args=["digest", "--now", "2026-06-15T10:00:00+00:00"])
+    _, text, html = received(smtp_server, "safety_sam@example.org")
+    anchor = re.search(r"Audit chain head at this digest: (\d+:[0-9a-f]{64})", text).group(1)
+    assert f"<code>{anchor}</code>" in html
+    assert audit.verify(db, anchor=anchor).ok
+    _, nurse_text, _ = received(smtp_server, "nurse_nina@example.org")
+    assert "Audit chain head at this digest: " in nurse_text

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from ..clock import iso, local_date, parse_datetime
 from ..db import row, rows
-from . import alerts, lab_rules, outbox
+from . import alerts, audit, lab_rules, outbox
 from .checks import overdue_visits, visit_rows, visits_opening_soon
 from .permissions import allowed, site_scope
 from .queries.summary import for_digest as queries_for_digest
@@ -147,6 +147,9 @@ def build(db: Database, rulebook, recipient: Recipient, *, since: datetime, now:
         "queries": queries_for_digest(db, user, now=now, base_url=base_url,
                                       overdue_days=rulebook.notifications.queries.overdue_days),
         "links": {"alerts": f"{base_url}/alerts", "home": f"{base_url}/"},
+        # The audit chain's head when the digest was built: kept in the mailbox, outside the database, it lets an
+        # auditor prove later that the trail was not cut short or rebuilt (`safety audit verify --anchor`).
+        "audit_anchor": audit.anchor(db),
     }
     if allowed(recipient.role, "alert.view"):
         open_by_severity = alerts.counts(db, user)  # counted in SQL: a list would stop at its limit
