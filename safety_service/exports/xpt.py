@@ -53,17 +53,19 @@ def check_value(var: XptVar, value, row) -> object:
     return text
 
 
-def _column(var: XptVar, records: Sequence[dict], row_key: str | None) -> list:
-    """A variable's values, checked for the whole column at once (fast path) and value by value
-    only when something is wrong, to name the record in the error."""
-    raw = [r.get(var.name) for r in records]
+def _column(var: XptVar, records: Sequence[dict], row_key: str | None, raw: list | None = None) -> list:
+    """A variable's values (``raw`` if the caller has them already), checked for the whole column at once (fast
+    path) and value by value only when something is wrong, to name the record in the error."""
+    if raw is None:
+        raw = [r.get(var.name) for r in records]
+    types = set(map(type, raw))
     if var.type == "Char":
-        values = ["" if x is None else x for x in raw]
-        if all(type(x) is str for x in values) and "".join(values).isascii() \
-                and max(map(len, values), default=0) <= MAX_CHAR_BYTES:
-            return values
-    elif all(x is None or (type(x) in (int, float)) for x in raw):
-        return [math.nan if x is None else float(x) for x in raw]
+        if types <= {str, type(None)}:
+            values = raw if type(None) not in types else ["" if x is None else x for x in raw]
+            if "".join(values).isascii() and max(map(len, values), default=0) <= MAX_CHAR_BYTES:
+                return values
+    elif types <= {int, float, type(None)}:
+        return raw  # None is NaN (SAS missing) once numpy reads the column as float64
     return [check_value(var, x, r.get(row_key, i + 1) if row_key else i + 1)
             for i, (x, r) in enumerate(zip(raw, records))]
 
@@ -75,7 +77,7 @@ def char_lengths(variables: Sequence[XptVar], records: Sequence[dict]) -> dict[s
 
 
 def write_xpt(variables: Sequence[XptVar], records: Sequence[dict], table_name: str, file_label: str,
-              created: datetime, row_key: str | None = None) -> bytes:
+              created: datetime, row_key: str | None = None, columns: dict | None = None) -> bytes:
     """XPT v5 bytes for ``records`` (dicts keyed by variable name), in the given variable order.
 
     ``created`` is the creation/modification stamp of the headers, so the same records and time give the same
@@ -90,7 +92,7 @@ def write_xpt(variables: Sequence[XptVar], records: Sequence[dict], table_name: 
     if len(file_label) > MAX_LABEL or not file_label.isascii():
         raise ExportError("dataset label must be ASCII of <= 40 characters", field=table_name)
     n = len(records)
-    columns = [_column(v, records, row_key) for v in variables]
+    columns = [_column(v, records, row_key, (columns or {}).get(v.name)) for v in variables]
     lengths = [8 if v.type == "Num" else max(1, max(map(len, col), default=0)) for v, col in zip(variables, columns)]
     offsets = [sum(lengths[:i]) for i in range(len(lengths))]
     row_length = sum(lengths)
@@ -122,7 +124,10 @@ def write_xpt(variables: Sequence[XptVar], records: Sequence[dict], table_name: 
         if v.type == "Num":
             rows[f"f{i}"] = _ibm(np.asarray(col, dtype=np.float64))
         else:
-            rows[f"f{i}"] = [x.ljust(length).encode("ascii") for x in col]  # SAS pads text with blanks
+            text = np.array(col, dtype=f"S{length}")  # ASCII checked above; numpy pads with NUL bytes
+            pad = text.view(np.uint8).reshape(n, length)
+            pad[pad == 0] = 32  # SAS pads text with blanks
+            rows[f"f{i}"] = text
     data = rows.tobytes() if row_length else b""
     return head + _pad(names, b" ") + obs_head + _pad(data, b" ")
 

@@ -83,7 +83,7 @@ def _num_length(values) -> tuple[int, int]:
 def _lengths(var, values) -> dict:
     dt = var.data_type
     if dt in ("text",):
-        return {"Length": max(1, max((len(v) for v in values if v), default=0))}
+        return {"Length": max(1, max(map(len, filter(None, values)), default=0))}
     if dt == "integer":
         return {"Length": _num_length(values)[0]}
     if dt == "float":
@@ -135,8 +135,9 @@ def _origin(parent, var) -> None:
     _sub(parent, _d("Origin"), {"Type": var.origin, "Source": SOURCES.get(var.origin)})
 
 
-def write_define(datasets: Sequence[tuple[Dataset, list[dict]]], ctx: Context) -> bytes:
-    """Define-XML 2.1 describing ``datasets`` (each with the records written to its XPT file)."""
+def write_define(datasets: Sequence[tuple[Dataset, list[dict]]], ctx: Context, columns: dict | None = None) -> bytes:
+    """Define-XML 2.1 describing ``datasets`` (each with the records written to its XPT file); ``columns``
+    {dataset: {variable: values}} saves reading the values out of the records again."""
     records = {ds.name: recs for ds, recs in datasets}
     created = ctx.meta.exported_at_iso
     root = ET.Element(_o("ODM"), {
@@ -216,7 +217,8 @@ def write_define(datasets: Sequence[tuple[Dataset, list[dict]]], ctx: Context) -
             _sub(g, _o("ItemRef"), {"ItemOID": f"IT.{ds.name}.{var.name}", "OrderNumber": order,
                                    "Mandatory": "Yes" if var.core == "Req" else "No", "KeySequence": key_seq,
                                    "MethodOID": method_for(ds.name, var), "Role": var.role})
-            item_defs.append(_item_def(ds, var, recs, cls, comments, vlm_refs.get((ds.name, var.name))))
+            values = columns[ds.name][var.name] if columns else [r.get(var.name) for r in recs]
+            item_defs.append(_item_def(ds, var, values, cls, comments, vlm_refs.get((ds.name, var.name))))
         if ds.name == "SUPPAE":
             _sub(g, _o("Alias"), {"Context": "DomainDescription", "Name": "Adverse Events"})
         _sub(g, _d("Class"), {"Name": ds.cls})
@@ -304,10 +306,10 @@ def _vlm_item(ds_name: str, var, key: str, recs: list[dict], oid: str, cls: _Cod
     return item
 
 
-def _item_def(ds: Dataset, var, recs: list[dict], cls: _Codelists, comments, vl_oid: str | None) -> ET.Element:
+def _item_def(ds: Dataset, var, values: list, cls: _Codelists, comments, vl_oid: str | None) -> ET.Element:
     oid = f"IT.{ds.name}.{var.name}"
     attrs = {"OID": oid, "Name": var.name, "DataType": var.data_type,
-             **{k: str(v) for k, v in _lengths(var, [r.get(var.name) for r in recs]).items()},
+             **{k: str(v) for k, v in _lengths(var, values).items()},
              "SASFieldName": var.name}
     if var.comment or (var.derivation and var.origin != "Derived"):
         attrs[_d("CommentOID")] = f"COM.{ds.name}.{var.name}"

@@ -39,20 +39,23 @@ class Package:
         return buf.getvalue()
 
 
-def _xpt(ds: Dataset, records: list[dict], meta: ExportMeta) -> bytes:
+def _xpt(ds: Dataset, records: list[dict], meta: ExportMeta, columns: dict | None = None) -> bytes:
     row_key = next((v.name for v in ds.variables if v.name.endswith("SPID")), None)
-    return write_xpt([v.xpt() for v in ds.variables], records, ds.name, ds.label, meta.exported_at_utc, row_key)
+    return write_xpt([v.xpt() for v in ds.variables], records, ds.name, ds.label, meta.exported_at_utc, row_key,
+                     columns)
 
 
 def _files(datasets: Sequence[Dataset], built: Built, meta: ExportMeta, title: str, anchor: str,
            with_guide: bool) -> Package:
     files: dict[str, bytes] = {}
     pairs = [(ds, built.records[ds.name]) for ds in datasets]
+    # each column read out of the records once, for the XPT file and the define's lengths alike
+    columns = {ds.name: {v.name: [r.get(v.name) for r in recs] for v in ds.variables} for ds, recs in pairs}
     for ds, recs in pairs:
-        files[ds.file] = _xpt(ds, recs, meta)
+        files[ds.file] = _xpt(ds, recs, meta, columns[ds.name])
     ctx = define_xml.Context(meta.study_id, title, meta, anchor, built.left_out, built.notes,
                              GUIDE if with_guide else None)
-    files[DEFINE] = define_xml.write_define(pairs, ctx)
+    files[DEFINE] = define_xml.write_define(pairs, ctx, columns)
     if with_guide:
         files[GUIDE] = guide.write_guide(pairs, ctx)
     return Package(files, {ds.name: len(recs) for ds, recs in pairs}, anchor)
