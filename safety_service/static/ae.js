@@ -127,7 +127,7 @@
     if (e.key === "ArrowDown") { e.preventDefault(); highlight(Math.min(active + 1, results.length - 1)); }
     else if (e.key === "ArrowUp") { e.preventDefault(); highlight(Math.max(active - 1, 0)); }
     else if (e.key === "Enter" && active >= 0) { e.preventDefault(); pick(results[active]); }
-    else if (e.key === "Escape") { close(); }
+    else if (e.key === "Escape") { e.preventDefault(); close(); }  // close the list, keep what was typed (a search box clears on Escape)
   });
   input.addEventListener("blur", function () { setTimeout(close, 150); });
 
