@@ -87,6 +87,9 @@ def test_a_typo_corrected_end_to_end(enrol, api, db, app):
     # it leaves the series, the eGFR chart's data and the default export; the export can include it, flagged
     series = nina.get("/api/v1/participants/S01-001/labs?analyte=creatinine").get_json()
     assert [r["value"] for r in series] == [1.2, 1.3]
+    everything = nina.get("/api/v1/participants/S01-001/labs?analyte=creatinine&include_entered_in_error=true")
+    assert [(r["value"], r["status"]) for r in everything.get_json()] == [
+        (1.2, "valid"), (1.3, "valid"), (13.0, "entered_in_error")]
     assert typo["id"] not in [r["id"] for r in sources.lab_series(db, "S01-001", None, "egfr")]
     listing = sam.get("/api/v1/exports/labs.csv").get_data(as_text=True)
     assert "typed 13.0 for 1.3" not in listing and f"\n{typo['id']}," not in listing and "\n2," in listing

@@ -166,8 +166,9 @@ def uacr_stage(r: dict) -> str:
     return a_stage(r["value"], unit) if unit == "mg/mmol" else a_stage(r["value_si"])
 
 
-def series(db: Database, subject_id: str, *, user: dict | None, analyte: str | None = None) -> list[dict]:
-    """A participant's results, oldest first, optionally of one analyte.
+def series(db: Database, subject_id: str, *, user: dict | None, analyte: str | None = None,
+           include_errors: bool = False) -> list[dict]:
+    """A participant's valid results (and those entered in error if asked), oldest first, optionally of one analyte.
 
     Raises NotFound (participant not visible to the user) or InvalidInput (unknown analyte).
     """
@@ -177,9 +178,9 @@ def series(db: Database, subject_id: str, *, user: dict | None, analyte: str | N
             analyte = find_analyte(analyte).name
         except LabValueError as e:
             raise InvalidInput({"analyte": e.message}) from None
-        found = [r for r in stored_series(db, p["id"]) if r["analyte"] == analyte]
+        found = [r for r in stored_series(db, p["id"], include_errors=include_errors) if r["analyte"] == analyte]
     else:
-        found = stored_series(db, p["id"])
+        found = stored_series(db, p["id"], include_errors=include_errors)
     return [public(r) for r in found]
 
 

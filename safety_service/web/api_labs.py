@@ -26,7 +26,10 @@ def lab_create(subject_id):
 @bp.get("/participants/<subject_id>/labs")
 @requires("lab.view")
 def lab_index(subject_id):
-    return jsonify(labs.series(get_db(), subject_id, user=g.user, analyte=request.args.get("analyte") or None))
+    # Results entered in error are left out unless asked for (then each with its status, issue 12).
+    errors = (request.args.get("include_entered_in_error") or "").lower() in ("true", "1", "yes")
+    return jsonify(labs.series(get_db(), subject_id, user=g.user, analyte=request.args.get("analyte") or None,
+                               include_errors=errors))
 
 
 LAB = {"type": "object", "required": ["id", "subject_id", "analyte", "value", "unit", "value_si", "unit_si",
@@ -67,7 +70,8 @@ add_paths({
                  "responses": {**ok(LAB_CREATED, 201, "Stored"), **ok(LAB_CREATED, 200, "Already stored"),
                                **err(400, 401, 403, 404, 409, 422)}},
         "get": {"summary": "A participant's lab series, oldest first",
-                "parameters": [path_param("subject_id"), query("analyte", {"type": "string", "enum": list(ANALYTES)})],
+                "parameters": [path_param("subject_id"), query("analyte", {"type": "string", "enum": list(ANALYTES)}),
+                               query("include_entered_in_error", {"type": "boolean"})],
                 "responses": {**ok({"type": "array", "items": {"$ref": "#/components/schemas/Lab"}}),
                               **err(401, 403, 404, 422)}},
     },
