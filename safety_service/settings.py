@@ -41,6 +41,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("expected a whole number, 0 or more")
+    return value
+
+
 def _timezone(text: str) -> str:
     try:
         ZoneInfo(text)
@@ -74,7 +81,11 @@ SETTINGS: list[Setting] = [
             "run.py --host/--port or HOST/PORT; a configured one that names another port is warned of at start-up)."),
     Setting("SESSION_IDLE_MINUTES", 15, "Sign out after this many idle minutes (21 CFR Part 11 session control).", _positive_int),
     Setting("MAX_FAILED_LOGINS", 5, "Failed sign-ins in a row before an account is locked.", _positive_int),
-    Setting("LOCKOUT_MINUTES", 15, "How long a locked account stays locked.", _positive_int),
+    Setting("LOCKOUT_MINUTES", 15, "First sign-in pause (per e-mail and client address; doubled at each further "
+            "pause) and how long failed e-signatures lock the account.", _positive_int),
+    Setting("PROXY_HOPS", 0, "Reverse proxies in front of the app whose X-Forwarded-For is trusted for the client "
+            "address (sign-in pauses are per address): 1 behind one nginx, 0 when clients connect directly.",
+            _non_negative_int),
     Setting("MAX_UPLOAD_MB", 5, "Largest accepted request body or upload, in megabytes.", _positive_int),
     Setting("SCHEDULER_ENABLED", True, "Run the scheduled jobs inside this process (off under gunicorn: run `safety scheduler`).", _bool),
 ]

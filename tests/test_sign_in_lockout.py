@@ -171,3 +171,21 @@ def test_it_counts_failed_protocol_deviation_signatures_toward_the_same_lock(app
     with pytest.raises(InvalidInput):
         screening.sign()  # the right password, once the account is locked
     assert users.get(db, people["investigator_ivan"]["id"])["locked_until"] == "2026-06-15T10:15:00+00:00"
+
+
+def test_it_takes_the_client_address_from_the_proxy_when_told_to(tmp_path, clock):
+    """Behind nginx every request comes from 127.0.0.1: without SAFETY_PROXY_HOPS one attacker pauses everyone."""
+    from safety_service import create_app
+    from safety_service.db import connect
+    app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "p.db"), "INSTANCE_PATH": str(tmp_path / "i"),
+                      "CLOCK": clock, "SECRET_KEY": "test-secret", "PROXY_HOPS": 1})
+    db = connect(app.config["DATABASE"])
+    users.create(db, email="nina@example.org", role="nurse", site="S01", password=PASSWORD, now=NOW)
+    db.conn.close()
+    attacker, nurse = client(app, "nina@example.org", "127.0.0.1"), client(app, "nina@example.org", "127.0.0.1")
+    attacker.client.environ_base["HTTP_X_FORWARDED_FOR"] = MALLORY
+    nurse.client.environ_base["HTTP_X_FORWARDED_FOR"] = NINA_PC
+    for _ in range(app.config["MAX_FAILED_LOGINS"]):
+        attacker.sign_in("guess-guess-guess")
+    assert attacker.sign_in().status_code == 401
+    assert nurse.sign_in().status_code == 302

@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..domain import audit, users
 from ..domain.security import passwords
@@ -16,8 +17,13 @@ bp = Blueprint("auth", __name__)
 
 @bp.record_once
 def _lockout_settings(state):
-    """SAFETY_MAX_FAILED_LOGINS and SAFETY_LOCKOUT_MINUTES for every caller of the domain's lockout."""
-    users.configure_lockout(state.app.config["MAX_FAILED_LOGINS"], state.app.config["LOCKOUT_MINUTES"])
+    """SAFETY_MAX_FAILED_LOGINS and SAFETY_LOCKOUT_MINUTES for every caller of the domain's lockout; behind
+    SAFETY_PROXY_HOPS proxies the client address comes from X-Forwarded-For (else every sign-in would share the
+    proxy's address, and pausing it would pause everyone)."""
+    app = state.app
+    users.configure_lockout(app.config["MAX_FAILED_LOGINS"], app.config["LOCKOUT_MINUTES"])
+    if app.config.get("PROXY_HOPS"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=app.config["PROXY_HOPS"])
 
 
 def _safe_next(target: str | None) -> str:
