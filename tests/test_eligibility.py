@@ -178,6 +178,7 @@ def test_an_answer_needs_met_and_a_source_note_and_a_change_needs_a_reason(db, s
                            now=NOW)
     assert set(e.value.fields) == {"met", "source_note"}
     screening.answer("EX01", met=False, note="history taken 2026-06-01")
+    screening.answer("EX01", met=False, note="history taken 2026-06-01")   # the same form again: no change
     with pytest.raises(InvalidInput) as e:
         screening.answer("EX01", met=True, note="oncology letter")
     assert set(e.value.fields) == {"reason"}

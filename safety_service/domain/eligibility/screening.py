@@ -63,13 +63,13 @@ def answer(db: Database, subject_id: str, criterion_id: str, data: dict, *, crit
     reason = _text(data.get("reason"), "reason", errors, required=False)
     existing = row(db, "SELECT * FROM eligibility_answers WHERE participant_id = ? AND criterion = ?",
                    (p["id"], criterion_id)) if "criterion" not in errors else None
+    if existing and not errors and (existing["met"], existing["source_note"]) == (met, note):
+        return assess(db, p, criteria, now)  # the same answer again (a resubmitted form): nothing to record
     if existing and not reason:
         errors["reason"] = "is required to change an earlier answer"
     require(errors)
     with atomic(db):
         if existing:
-            if (existing["met"], existing["source_note"]) == (met, note):
-                return assess(db, p, criteria, now)
             db["eligibility_answers"].update(existing["id"], {
                 "met": met, "source_note": note, "version": existing["version"] + 1, "answered_at": iso(now),
                 "answered_by": actor["email"]})
@@ -157,6 +157,8 @@ def record_injection(db: Database, subject_id: str, data: dict, *, criteria: Cri
     p = participants.get(db, subject_id, user=actor)
     if p["injection_at"]:
         raise Conflict(f"{subject_id} was injected at {p['injection_at']}")
+    if p.get("status") not in (None, "active"):
+        raise Conflict(f"{subject_id} has left the study ({p['status']}): no injection is recorded")
     errors: dict[str, str] = {}
     text = str(data.get("injection_at") or "").strip()
     when = None
