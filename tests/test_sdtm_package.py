@@ -440,3 +440,32 @@ def test_it_knows_each_meddra_soc_code_as_ctcae_publishes_it():
     catalogue = json.loads(Path(__file__).with_name("data").joinpath("ctcae_v5.json").read_text(encoding="utf-8"))
     other = {t["soc"]: int(t["meddra_code"]) for t in catalogue if t["term"].endswith("- Other, specify")}
     assert other == MEDDRA_SOC_CODES
+
+
+def test_it_ends_participation_in_dm_and_ds_and_leaves_a_lab_entered_in_error_out(app, db, trial, people):
+    from safety_service.domain.corrections import lab_error, status
+
+    rb, tz = app.extensions["rulebook"], app.config["TIMEZONE"]
+    fatal = [a for a in adverse_events.list_aes(db, None, {"subject_id": "S02-002"}) if a["outcome"] == "fatal"][0]
+    status.set_status(db, "S02-002", {"status": "died", "on": "2026-03-09", "reason": "Acute kidney injury",
+                                      "death_ae_id": fatal["id"]}, user=people["nurse_noah"],
+                      study=rb.study, tz=tz, now=NOW)
+    status.set_status(db, "S01-002", {"status": "withdrawn", "on": "2026-04-01", "reason": "Moved abroad"},
+                      user=people["investigator_ivan"], study=rb.study, tz=tz, now=NOW)
+    alt = db.execute("SELECT id FROM labs WHERE analyte = 'alt' AND visit = 'UNS'").fetchone()[0]
+    lab_error.mark_entered_in_error(db, alt, reason="typed 95 for 19.5", user=people["nurse_nina"],
+                                    rules=rb.lab_rules, study=rb.study, tz=tz, now=NOW)
+    pkg = make(app, db)
+    f = frames(pkg)
+    final = f["DS"][f["DS"]["DSCAT"] == "DISPOSITION EVENT"].set_index("USUBJID")
+    assert sorted(final.index) == [f"{STUDY}-S01-002", f"{STUDY}-S02-002"]  # one each; none for those on study
+    assert final.loc[f"{STUDY}-S02-002", "DSDECOD"] == "DEATH" and final.loc[f"{STUDY}-S02-002", "DSSTDTC"] == "2026-03-09"
+    gone = final.loc[f"{STUDY}-S01-002"]
+    assert gone["DSDECOD"] == "WITHDRAWAL BY SUBJECT" and gone["DSTERM"] == "MOVED ABROAD" and gone["DSSTDY"] == 59
+    dm = f["DM"].set_index("USUBJID")
+    assert dm.loc[f"{STUDY}-S01-002", "RFENDTC"] == dm.loc[f"{STUDY}-S01-002", "RFPENDTC"] == "2026-04-01"
+    assert dm.loc[f"{STUDY}-S02-002", "DTHDTC"] == "2026-03-09" and dm.loc[f"{STUDY}-S01-001", "RFENDTC"] == ""
+    lb = f["LB"]
+    assert str(alt) not in set(lb["LBSPID"]) and "UNSCHEDULED" not in set(lb["VISIT"])
+    comments = {c.get("OID"): "".join(c.itertext()) for c in _define(pkg).iter(f"{DEF}CommentDef")}
+    assert "1 record(s) entered in error left out" in comments["COM.LB"]

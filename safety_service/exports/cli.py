@@ -99,7 +99,7 @@ def export_ae(fmt, output: Path, date_from, date_to, force: bool, now_text):
 @export_group.command("sdtm")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the package into (created if missing).")
-@click.option("--force", is_flag=True, help="Overwrite files of an earlier package in the folder.")
+@force_option
 @click.option("--now", "now_text", default=None, metavar="ISO8601", help="Export time (default: now).")
 @with_appcontext
 def export_sdtm(output: Path, force: bool, now_text):
