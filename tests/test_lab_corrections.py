@@ -154,6 +154,11 @@ def test_a_baseline_entered_late_regrades_raises_and_its_error_resolves(enrol, a
         a = rows(db, "SELECT status, resolve_comment FROM alerts WHERE id = ?", [raised[rule]["id"]])[0]
         assert a["status"] == "resolved" and "another patient's sample" in a["resolve_comment"], a
     assert [h["action"] for h in audit.history(db, "lab", post["id"])].count("regraded") == 2
+    # the right screening sample, entered at last: the breach is back, raised again (its old alert stays resolved)
+    assert creatinine(nina, 0.5, BASELINE).status_code == 201
+    again = rows(db, "SELECT key, message FROM alerts WHERE status = 'open' AND rule = 'ctcae_grade_3'")
+    assert [a["key"] for a in again] == [f"lab:S01-001:ctcae_grade_3:{post['id']}:{raised['ctcae_grade_3']['id']}"]
+    assert "breaches again: baseline creatinine of 2026-01-10 entered by nurse_nina@example.org" in again[0]["message"]
 
 
 def test_the_csv_import_refuses_an_implausible_row_unless_confirmed(enrol, api, app, db):

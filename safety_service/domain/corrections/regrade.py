@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from ...clock import iso, local_date, parse_datetime
 from ...db import atomic, row
-from .. import audit, lab_rules, labs
+from .. import alerts, audit, lab_rules, labs
 from . import resolution
 
 
@@ -93,12 +93,32 @@ def reconcile(db: Database, p: dict, *, rules, study, tz: str, now: datetime, ac
         if not raise_alerts:
             return {"regraded": changed, "resolved": []}
         found = labs.raise_breaches(db, p, rules, now)
-        keys = {f"lab:{b.subject_id}:{b.rule_id}:{b.result_id}" for b in found}
+        keys = {f"lab:{b.subject_id}:{b.rule_id}:{b.result_id}": b for b in found}
+        _raise_again(db, p, keys, now=now, actor=actor, why=why)
         stale = [a for a in resolution.open_alerts(db, "kind = ? AND subject_id = ?", [labs.ALERT_KIND, p["subject_id"]])
-                 if a["key"] not in keys]
-        resolved = resolution.resolve(db, stale, why=f"{why}; the rule no longer breaches on this result", actor=actor,
-                                      now=now)
+                 if _base_key(a["key"]) not in keys]
+        resolved = resolution.resolve(db, stale, why=f"{why}{NO_LONGER}", actor=actor, now=now)
     return {"regraded": changed, "resolved": resolved}
+
+
+NO_LONGER = "; the rule no longer breaches on this result"
+
+
+def _base_key(key: str) -> str:
+    """An alert key without the suffix of a breach raised again (lab:<subject>:<rule>:<result>[:<earlier alert>])."""
+    return ":".join(key.split(":")[:4])
+
+
+def _raise_again(db: Database, p: dict, breaches: dict, *, now: datetime, actor: str, why: str) -> None:
+    """A breach whose alert a correction resolved ("no longer breaches") and that a later correction brings back is
+    raised again, under its key plus the resolved alert's id: the UNIQUE key would otherwise keep it silent."""
+    for key, b in breaches.items():
+        latest = row(db, "SELECT id, status, resolve_comment FROM alerts WHERE key = ? OR key LIKE ? "
+                         "ORDER BY id DESC LIMIT 1", (key, key + ":%"))
+        if latest and latest["status"] == "resolved" and (latest["resolve_comment"] or "").endswith(NO_LONGER):
+            alerts.raise_alert(db, key=f"{key}:{latest['id']}", kind=labs.ALERT_KIND, severity=b.severity,
+                               message=f"{b.message} (breaches again: {why})", now=now, subject_id=b.subject_id,
+                               site=p["site"], rule=b.rule_id, ref_entity="lab", ref_id=b.result_id, actor=actor)
 
 
 def after_baseline_change(db: Database, p: dict, *, rules, study, tz: str, now: datetime, actor: str, why: str,
