@@ -45,7 +45,8 @@ def _command(which: str, help_text: str):
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--by", "by_email", default=None, metavar="EMAIL",
                   help="The user entering them (recorded as created_by; limits rows to that user's site).")
-    @click.option("--now", "now_text", default=None, metavar="ISO8601", help="Run as of this instant (with a UTC offset).")
+    @click.option("--now", "now_text", default=None, metavar="ISO8601",
+                  help="Run as of this instant (with a UTC offset).")
     @with_appcontext
     def command(file: Path, by_email: str | None, now_text: str | None):
         _run(which, file, by_email, now_text)

@@ -77,7 +77,8 @@ def test_another_sites_nurse_cannot_reach_the_forms(web, s01, enrol):
 
 
 def test_the_ae_form_offers_the_conmeds_and_saves_treatment_given_with_the_ae(web, s01, db, people):
-    cm = conmeds.create(db, "S01-001", {"name": "Tranexamic acid", "dose": 1000, "unit": "mg", "indication": "Hematuria",
+    cm = conmeds.create(db, "S01-001", {"name": "Tranexamic acid", "dose": 1000, "unit": "mg",
+                                        "indication": "Hematuria",
                                         "start_date": "2026-06-14", "ongoing": True},
                         actor=people["nurse_nina"], tz="Europe/Berlin", now=NOW)
     nina = web("nurse_nina")
@@ -85,7 +86,8 @@ def test_the_ae_form_offers_the_conmeds_and_saves_treatment_given_with_the_ae(we
     html = nina.get(page).get_data(as_text=True)
     assert f'name="treatment_given" value="{cm["id"]}"' in html
     token = re.search(r'name="form_token" value="([^"]*)"', html)  # the AE form's one-time token, if it has one
-    r = nina.post_form(page, {**({"form_token": token[1]} if token else {}), "term": "Hematuria", "verbatim": "pink urine", "grade": "2", "onset": "2026-06-14",
+    r = nina.post_form(page, {**({"form_token": token[1]} if token else {}), "term": "Hematuria",
+                              "verbatim": "pink urine", "grade": "2", "onset": "2026-06-14",
                               "serious": "false", "relatedness_product": "unlikely",
                               "relatedness_procedure": "probable", "action_taken": "not_applicable",
                               "outcome": "recovering", "treatment_given": str(cm["id"])}, from_page=page)

@@ -40,7 +40,8 @@ def add_demo_history(db, rulebook, config, now: datetime, rng, actors) -> None:
         add(name, dose, "mg", "oral", "Diabetic nephropathy", started.isoformat())
         drug, ddose, unit, route = rng.choice(DIABETES_DRUGS)
         add(drug, ddose, unit, route, "Type 2 diabetes mellitus", str(rng.randint(dm_year, consent.year - 1)))
-        history = [("Type 2 diabetes mellitus", str(dm_year)), ("Diabetic nephropathy", str(consent.year - rng.randint(1, 6)))]
+        history = [("Type 2 diabetes mellitus", str(dm_year)),
+                   ("Diabetic nephropathy", str(consent.year - rng.randint(1, 6)))]
         if rng.random() < 0.8:
             history.append(("Hypertension", f"{consent.year - rng.randint(3, 15)}-{rng.randint(1, 12):02d}"))
         if rng.random() < 0.3:

@@ -57,7 +57,9 @@ def _crit(code: str) -> Callable[[dict], Any]:
     return lambda r: (code in r["seriousness"]) if r.get("serious") is not None else None
 
 
-def I(oid, name, datatype, question, key=None, length=None, codelist=None, mandatory=False, get=None) -> Item:  # noqa: E743
+def I(oid, name, datatype, question, key=None, length=None, codelist=None, mandatory=False,  # noqa: E743
+      get=None) -> Item:
+    """An Item read from ``key`` of the row (or by ``get``)."""
     return Item(oid, name, datatype, question, get or _col(key), length, codelist, mandatory)
 
 
@@ -274,7 +276,8 @@ def user_oid(actor: str) -> str:
 def _audit(user: str | None, site: str, at: str | None, reason: str | None = None) -> str:
     """An AuditRecord (ODM 1.3.2: UserRef, LocationRef, DateTimeStamp, ReasonForChange)."""
     why = f"<ReasonForChange>{_text(reason)}</ReasonForChange>" if reason else ""
-    return (f'<AuditRecord><UserRef UserOID={_attr(user_oid(user or "unknown"))}/><LocationRef LocationOID="LOC.{site}"/>'
+    return (f'<AuditRecord><UserRef UserOID={_attr(user_oid(user or "unknown"))}/>'
+            f'<LocationRef LocationOID="LOC.{site}"/>'
             f"<DateTimeStamp>{at}</DateTimeStamp>{why}</AuditRecord>")
 
 

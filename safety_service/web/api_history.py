@@ -132,7 +132,8 @@ SCHEMAS = {
 }
 _IN = {"conmeds": {"type": "object", "required": ["name", "indication", "start_date"], "properties": _CM_FIELDS},
        "medical-history": {"type": "object", "required": ["condition"], "properties": _MH_FIELDS}}
-_PATCH = {"conmeds": {"type": "object", "required": ["reason", "version"], "properties": {**_CM_FIELDS, **_PATCH_EXTRA}},
+_PATCH = {"conmeds": {"type": "object", "required": ["reason", "version"],
+                      "properties": {**_CM_FIELDS, **_PATCH_EXTRA}},
           "medical-history": {"type": "object", "required": ["reason", "version"],
                               "properties": {**_MH_FIELDS, **_PATCH_EXTRA}}}
 _PATHS = {}
@@ -144,7 +145,8 @@ for _path, _schema in (("conmeds", "ConMed"), ("medical-history", "MedicalHistor
                 "parameters": [_sid, query("include_entered_in_error", {"type": "boolean"})],
                 "responses": {**ok({"type": "array", "items": _ref}), **err(401, 403, 404, 422)}},
         "post": {"summary": f"Record {_path.replace('-', ' ')} for a participant", "parameters": [_sid],
-                 "requestBody": body(_IN[_path]), "responses": {**ok(_ref, 201, "Created"), **err(400, 401, 403, 404, 422)}},
+                 "requestBody": body(_IN[_path]),
+                 "responses": {**ok(_ref, 201, "Created"), **err(400, 401, 403, 404, 422)}},
     }
     _PATHS[f"/participants/{{subject_id}}/{_path}/{{record_id}}"] = {
         "get": {"summary": "One record", "parameters": [_sid, _rid], "responses": {**ok(_ref), **err(401, 403, 404)}},

@@ -41,7 +41,8 @@ def _ids(values) -> list[int]:
     return sorted(set(out))
 
 
-def set_for_ae(db: Database, ae_id: int, conmed_ids, *, actor: dict, now: datetime, reason: str | None = None) -> list[dict]:
+def set_for_ae(db: Database, ae_id: int, conmed_ids, *, actor: dict, now: datetime,
+               reason: str | None = None) -> list[dict]:
     """Make the AE's treatment given exactly these con-meds (of the same participant, not entered in error).
 
     Returns the linked con-meds. Raises NotFound (AE not visible), InvalidInput (treatment_given), nothing written.
