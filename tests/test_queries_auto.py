@@ -76,9 +76,9 @@ def test_it_opens_one_query_per_inconsistent_record_once_and_closes_it_when_put_
     assert run_query_checks(db, rb, app.config, day(1)) == 0
     assert run_query_checks(db, rb, app.config, day(2)) == 0
     assert len(rows(db, "SELECT * FROM queries")) == 4
-    # day 3: the nurse gives the end date; the next run closes that query, and only that one
+    # day 3: the nurse gives the end date; that save closes that query, and only that one (the run finds nothing)
     world["amend"](aes["recovered"]["id"], {"end_date": "2026-06-09"}, day(3), 1)
-    assert run_query_checks(db, rb, app.config, day(3)) == 1
+    assert run_query_checks(db, rb, app.config, day(3)) == 0
     now_found = auto_queries(db)
     closed = now_found["recovered_without_end_date"]
     assert closed["status"] == "closed" and closed["closed_by"] == "system" and closed["closed_at"] == day(3).isoformat()
@@ -88,8 +88,8 @@ def test_it_opens_one_query_per_inconsistent_record_once_and_closes_it_when_put_
     # day 4: the grade-5 AE was entered in error (the participant lives): its query closes too
     adverse_events.mark_entered_in_error(db, aes["fatal"]["id"], reason="wrong participant", actor=people["nurse_nina"],
                                          now=day(4))
-    assert run_query_checks(db, rb, app.config, day(4)) == 1
     assert auto_queries(db)["grade5_participant_not_died"]["status"] == "closed"
+    assert run_query_checks(db, rb, app.config, day(4)) == 0
     # day 5: a query the safety officer closed as accepted stays closed although its record still fails
     sae_q = auto_queries(db)["sae_without_criteria"]
     queries.close(db, sae_q["id"], comment="criterion confirmed by phone: hospitalization", user=people["safety_sam"],
@@ -167,3 +167,26 @@ def test_it_prints_the_queries_safety_check_opened_and_closed(app, db, world):
     assert f"  query Q{q['id']} opened (end_before_onset) on S01-001-AE3" in r.output.splitlines()
     again = app.test_cli_runner().invoke(args=["check", "--now", day(0).isoformat()])
     assert "query Q" not in again.output
+
+
+def test_it_closes_an_automatic_query_in_the_save_that_puts_the_record_right(app, api, db, world, people):
+    rb, aes = world["rb"], world["aes"]
+    run_query_checks(db, rb, app.config, day(0))
+    # amended on the AE page (no query named): the query closes in that save, before any scheduled check
+    world["amend"](aes["recovered"]["id"], {"end_date": "2026-06-09"}, day(1), 1)
+    assert auto_queries(db)["recovered_without_end_date"]["status"] == "closed"
+    # answered by amending through the query: answered, then closed by the system in the same transaction
+    q = auto_queries(db)["end_before_onset"]
+    r = api("nurse_nina").post(f"/api/v1/queries/{q['id']}/answer", json={
+        "text": "The end was 2026-06-05; the feed swapped the digits.",
+        "amend": {"end_date": "2026-06-05", "version": 1}})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["status"] == "closed"
+    assert [(m["step"], m["actor"]) for m in r.get_json()["thread"]] == [
+        ("raised", "system"), ("answered", "nurse_nina@example.org"), ("closed", "system")]
+    # an amendment that leaves the record failing closes nothing
+    sae_q = auto_queries(db)["sae_without_criteria"]
+    bad = api("nurse_nina").post(f"/api/v1/queries/{sae_q['id']}/answer", json={
+        "text": "Verbatim corrected", "amend": {"verbatim": "admitted overnight", "version": 1}})
+    assert bad.status_code == 422  # today's validation refuses a serious AE without a criterion: nothing written
+    assert auto_queries(db)["sae_without_criteria"]["status"] == "open"

@@ -62,7 +62,8 @@ def query_answer(query_id):
         changes = dict(amend)
         version = changes.pop("version", None)
         q = answer_by_amending_ae(get_db(), query_id, text=data.get("text"), changes=changes, version=version,
-                                  catalogue=rulebook().ctcae, study=study(), tz=tz(), user=g.user, now=now())
+                                  catalogue=rulebook().ctcae, study=study(), tz=tz(), user=g.user, now=now(),
+                                  auto_rules=rulebook().queries)
     return jsonify(with_thread(q))
 
 

@@ -156,7 +156,8 @@ def amend(query_id):
         text = request.form.get("text", "")
         try:
             answer_by_amending_ae(db, query_id, text=text, changes=changes, version=request.form.get("version"),
-                                  catalogue=rulebook().ctcae, study=study(), tz=tz(), user=g.user, now=now())
+                                  catalogue=rulebook().ctcae, study=study(), tz=tz(), user=g.user, now=now(),
+                                  auto_rules=rulebook().queries)
         except InvalidInput as e:
             errors, status = e.fields, 422
             form = {**form, "text": text}
@@ -219,6 +220,13 @@ def query_site_counts() -> list[dict]:
     """Open (waiting for the site) and answered queries per site the user may see: the dashboard's tile."""
     user = g.get("user")
     return queries.open_by_site(get_db(), user) if user else []
+
+
+@bp.record_once
+def _install(state) -> None:
+    """Automatic queries close in the AE save that puts the record right (with this app's rules/queries.toml)."""
+    from ..domain.queries import auto
+    auto.install(state.app.extensions["rulebook"].queries)
 
 
 @bp.app_context_processor

@@ -12,7 +12,7 @@ from .workflow import answer
 
 
 def answer_by_amending_ae(db: Database, query_id, *, text, changes: dict, version, catalogue, study, tz: str,
-                          user: dict, now: datetime) -> dict:
+                          user: dict, now: datetime, auto_rules=None) -> dict:
     """Answer an AE query by amending the AE (``changes`` as adverse_events.amend takes them, ``version`` the AE
     version the change was made against). Raises what ``answer`` and ``adverse_events.amend`` raise (InvalidInput,
     NotFound, Forbidden, Conflict for a stale version); nothing is written unless both succeed."""
@@ -25,4 +25,4 @@ def answer_by_amending_ae(db: Database, query_id, *, text, changes: dict, versio
                                    tz=tz, actor=user, now=now, expected_version=version)
         return ("adverse_event", q["entity_id"], new["version"])
 
-    return answer(db, query_id, text=text, user=user, now=now, amend=amend)
+    return answer(db, query_id, text=text, user=user, now=now, amend=amend, auto_rules=auto_rules)

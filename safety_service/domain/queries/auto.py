@@ -110,6 +110,44 @@ def run(db: Database, rules, now: datetime) -> dict[str, int]:
     return {"opened": opened, "closed": closed}
 
 
+def recheck(db: Database, rules, *, entity: str, entity_id, subject_id: str, now: datetime,
+            skip: int | None = None) -> int:
+    """Close at once the automatic queries on a record (and on its participant) that the record no longer fails,
+    so a query closes in the transaction that puts the data right, not only at the next scheduled check.
+    ``skip``: a query being answered in this transaction (``workflow.answer`` rechecks it after the answer).
+    Returns how many closed."""
+    found = rows(db, "SELECT * FROM queries WHERE origin = 'auto' AND status != 'closed' AND ((entity = ? AND"
+                     " entity_id = ?) OR (entity = 'participant' AND entity_id = ?))",
+                 [entity, str(entity_id), subject_id])
+    by_id = {r.id: r for r in rules.auto}
+    closed = 0
+    for q in found:
+        rule = by_id.get(q["rule"])
+        if q["id"] == skip or rule is None or not rule.enabled:
+            continue
+        if q["key"] not in {auto_key(rule.id, t) for t, _ in CHECKS[rule.check](db)}:
+            _auto_close(db, q, now)
+            closed += 1
+            for hook in ON_CHANGE:
+                hook("closed", q)
+    return closed
+
+
+def install(rules) -> None:
+    """Recheck an AE's automatic queries inside every AE create, amendment and entered-in-error (an
+    adverse_events.ON_CHANGED hook bound to these rules; one installed by an earlier app is replaced)."""
+    from .. import adverse_events
+    from .workflow import answering
+
+    def hook(db: Database, ae: dict, now: datetime) -> None:
+        recheck(db, rules, entity="ae", entity_id=ae["id"], subject_id=ae["subject_id"], now=now, skip=answering())
+
+    hook.safety_auto_queries = True
+    adverse_events.ON_CHANGED[:] = [h for h in adverse_events.ON_CHANGED
+                                    if not getattr(h, "safety_auto_queries", False)]
+    adverse_events.ON_CHANGED.append(hook)
+
+
 def _auto_close(db: Database, q: dict, now: datetime) -> None:
     from ...db import atomic
     from .workflow import _resolve_overdue_alerts

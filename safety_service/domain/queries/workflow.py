@@ -8,6 +8,7 @@ investigator answers; the raiser or the safety officer closes and reopens. A que
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Callable
 
@@ -21,6 +22,13 @@ from ..permissions import site_scope
 from .targets import ENTITIES, FIELDS, Target, find
 
 ENTITY = "query"
+# The query being answered by an amendment in this transaction: the automatic recheck that the amendment triggers
+# leaves it alone until the answer is written (else it would close a query that is then marked answered).
+_ANSWERING: ContextVar[int | None] = ContextVar("answering_query", default=None)
+
+
+def answering() -> int | None:
+    return _ANSWERING.get()
 STATUSES = ("open", "answered", "closed")
 RAISERS = frozenset({"safety_officer", "auditor", "investigator"})
 ANSWERERS = frozenset({"nurse", "investigator"})
@@ -220,12 +228,13 @@ def _answerable(db: Database, query_id, user: dict) -> dict:
 
 
 def answer(db: Database, query_id, *, text, user: dict, now: datetime,
-           amend: Callable[[dict, str], tuple[str, str, int]] | None = None) -> dict:
+           amend: Callable[[dict, str], tuple[str, str, int]] | None = None, auto_rules=None) -> dict:
     """The site's answer: the query becomes ``answered``.
 
     ``amend(query, reason)``, when given, changes the record in the same transaction through its own domain
     function and returns (entity, id, new version); the amendment's reason names the query, and the answer names
-    the version it made, so the two are tied in the audit trail. Raises Forbidden (role, own query), NotFound,
+    the version it made, so the two are tied in the audit trail; an automatic query so answered is closed at once
+    when the record now passes its check (``auto_rules``: rules/queries.toml). Raises Forbidden (role, own query), NotFound,
     Conflict (not open), InvalidInput (text, or the amendment's fields); nothing is written unless all pass.
     """
     errors: dict[str, str] = {}
@@ -233,7 +242,11 @@ def answer(db: Database, query_id, *, text, user: dict, now: datetime,
     require(errors)
     with atomic(db):
         q = _answerable(db, query_id, user)
-        amended = amend(q, f"Answer to query Q{q['id']}: {body}") if amend else None
+        token = _ANSWERING.set(q["id"])
+        try:
+            amended = amend(q, f"Answer to query Q{q['id']}: {body}") if amend else None
+        finally:
+            _ANSWERING.reset(token)
         db.execute("UPDATE queries SET status = 'answered', answered_at = ?, answered_by = ?, updated_at = ?"
                    " WHERE id = ?", [iso(now), user["email"], iso(now), q["id"]])
         _message(db, q, step="answered", text=body, actor=user["email"], status="answered", now=now, amended=amended)
@@ -244,6 +257,11 @@ def answer(db: Database, query_id, *, text, user: dict, now: datetime,
                      changes=changes, reason=f"query Q{q['id']} on {q['label']}"
                      + (f": answered by amending {amended[0]} {amended[1]} to version {amended[2]}" if amended else ""))
         _resolve_overdue_alerts(db, q, actor=user, why=f"query Q{q['id']} answered", now=now)
+        if amended and q["origin"] == "auto" and auto_rules is not None:
+            # an automatic query answered by putting the record right is settled by the same transaction
+            from .auto import recheck
+            recheck(db, auto_rules, entity=q["entity"], entity_id=q["entity_id"], subject_id=q["subject_id"],
+                    now=now)
     return get(db, q["id"], user=None)
 
 
