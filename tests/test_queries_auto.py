@@ -190,3 +190,15 @@ def test_it_closes_an_automatic_query_in_the_save_that_puts_the_record_right(app
         "text": "Verbatim corrected", "amend": {"verbatim": "admitted overnight", "version": 1}})
     assert bad.status_code == 422  # today's validation refuses a serious AE without a criterion: nothing written
     assert auto_queries(db)["sae_without_criteria"]["status"] == "open"
+
+
+def test_it_links_the_overdue_alert_to_its_query_for_the_investigator(app, db, world, web):
+    run_query_checks(db, world["rb"], app.config, day(0))
+    app.extensions["clock"].advance(days=8)
+    run_query_checks(db, world["rb"], app.config, day(8))
+    alert = rows(db, "SELECT * FROM alerts WHERE kind = 'query_overdue' ORDER BY id")[0]
+    page = web("investigator_ivan").get(f"/alerts/{alert['id']}").get_data(as_text=True)
+    assert "Query waiting for the site&#39;s answer" in page or "Query waiting for the site's answer" in page
+    assert f'href="/queries/{alert["ref_id"]}"' in page
+    mail = row(db, "SELECT subject FROM outbox WHERE alert_id = ?", [alert["id"]])
+    assert "Query waiting for the site's answer" in mail["subject"]

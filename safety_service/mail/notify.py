@@ -31,6 +31,7 @@ KIND_LABELS = {
     "stopping_rule": "Stopping rule crossed",
     "cluster": "Cluster for review",
     "mail_failed": "Mail not delivered",
+    "query_overdue": "Query waiting for the site's answer",
     "rules_file": "Rules file",
 }
 
