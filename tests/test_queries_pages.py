@@ -173,3 +173,17 @@ def test_it_lists_by_role_with_filters_and_pages(web, db, people, ae):
     assert text(web("nurse_noah").get("/queries")).count("data-query-id=") == 1
     bad = sam.get("/queries?status=pending")
     assert bad.status_code == 422 and 'data-field="status"' in text(bad)
+
+
+def test_it_shows_the_query_on_the_lab_result_page_and_links_back_to_it(web, db, people, ae, api):
+    lab = api("nurse_nina").post("/api/v1/participants/S01-001/labs", json={
+        "analyte": "creatinine", "value": 1.6, "unit": "mg/dL", "collected_at": "2026-06-01T08:00:00+00:00"}).get_json()
+    q = queries.raise_query(db, {"entity": "lab", "entity_id": lab["id"], "field": "value",
+                                 "text": "Haemolysed sample?"}, user=people["investigator_ivan"], now=NOW,
+                            visit_codes=())
+    page = text(web("nurse_nina").get(f"/labs/{lab['id']}"))
+    assert re.search(r'data-queries="open"[^>]*>1 open query<', page)
+    assert 'data-query-field="value unit"' in page and f'data-query-id="{q["id"]}"' in page
+    detail = text(web("nurse_nina").get(f"/queries/{q['id']}"))
+    assert f'href="/labs/{lab["id"]}" id="query-record"' in detail
+    assert "Raise a query on this result" in text(web("safety_sam").get(f"/labs/{lab['id']}"))

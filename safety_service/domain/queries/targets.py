@@ -38,8 +38,9 @@ class Target:
         """The page that shows the record (relative to the service's base URL)."""
         if self.entity == "ae":
             return f"/ae/{self.entity_id}"
-        anchor = {"lab": "#labs", "visit": "#queries", "participant": "#queries"}[self.entity]
-        return f"/participants/{self.subject_id}{anchor}"
+        if self.entity == "lab":
+            return f"/labs/{self.entity_id}"
+        return f"/participants/{self.subject_id}#queries"
 
 
 def _ae(db: Database, entity_id: str) -> Target | None:
