@@ -131,12 +131,10 @@ def test_it_answers_by_amending_the_ae_in_one_step(web, db, people, ae):
 
 
 def adverse_events_form_awareness(ae) -> str:
-    from safety_service.web.ae import _local_input  # the form's own rendering of the stored instant
-    from flask import Flask
-    app = Flask("x")
-    app.config["TIMEZONE"] = "Europe/Berlin"
-    with app.app_context():
-        return _local_input(ae["awareness_at"])
+    """The awareness instant as the form shows it: local time in the study's zone, to the minute."""
+    from zoneinfo import ZoneInfo
+    from safety_service.clock import parse_datetime
+    return parse_datetime(ae["awareness_at"]).astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%dT%H:%M")
 
 
 def test_it_refuses_the_wrong_roles_on_every_step(web, db, people, ae):

@@ -4,7 +4,7 @@ the AE in the same step), closing, reopening, and the query log download. The ba
 participant pages come from the template globals at the end."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ..domain import adverse_events, labels, queries
 from ..domain.ae_rules import ENTERED
