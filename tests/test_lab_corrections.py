@@ -205,3 +205,25 @@ def test_the_demo_alerts_one_hemoglobin_breach_once_and_shows_a_correction_and_a
                     "AND raised_at > ?", [gone[0]["subject_id"], gone[0]["status_on"]]) == []
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_result_entered_in_error_leaves_the_data_cuts_made_after_and_stays_in_those_held_before(app, enrol, api, db):
+    from datetime import timedelta
+
+    from safety_service.clock import FixedClock
+    from safety_service.reports import datacut
+    enrol("S01-001")
+    nina = api("nurse_nina")
+    creatinine(nina, 1.2, BASELINE)
+    typo = creatinine(nina, 13.0, M3, confirmed=True).get_json()
+    clock = app.config["CLOCK"]
+    assert isinstance(clock, FixedClock)
+    clock.advance(hours=2)                               # marked two hours after it was entered
+    nina.post(f"/api/v1/labs/{typo['id']}/entered-in-error", json={"reason": "typed 13.0 for 1.3"})
+    rb, tz = app.extensions["rulebook"], app.config["TIMEZONE"]
+    ids = lambda cut: {r["id"] for r in cut.labs}       # noqa: E731
+    now_cut = datacut.load(db, rb.study, as_of=clock.now(), cutoff=clock.now().date(), tz=tz)
+    held_before = datacut.load(db, rb.study, as_of=NOW + timedelta(hours=1), cutoff=NOW.date(), tz=tz)
+    assert typo["id"] not in ids(now_cut) and typo["id"] in ids(held_before)
+    from safety_service.domain import digest
+    assert digest.egfr_decline_figure(db, rb.lab_rules, None, clock.now())["evaluable"] == 0

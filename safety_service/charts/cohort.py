@@ -126,7 +126,10 @@ def swimmer_lanes(participants: Sequence[Mapping], aes: Iterable[Mapping], tz: s
         inj = _injection_day(p, tz)
         if inj is None:
             continue
-        lanes.append(SwimLane(p["subject_id"], max(study_day(today, inj), 1), p.get("status", "active"),
+        # A participant who left the study (issue 12: withdrawn, lost, died, completed) is followed up to that day.
+        last = min(today, date.fromisoformat(p["status_on"])) if p.get("status", "active") != "active" \
+            and p.get("status_on") else today
+        lanes.append(SwimLane(p["subject_id"], max(study_day(last, inj), 1), p.get("status", "active"),
                               tuple(by_subject.get(p["subject_id"], ()))))
     return lanes
 
