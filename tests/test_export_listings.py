@@ -110,3 +110,16 @@ def test_it_notes_participants_without_a_schedule_in_the_workbook(app, db, peopl
     ws = wb["Visit compliance"]
     cells = [c for row in ws.iter_rows(values_only=True) for c in row if c]
     assert "1 participant(s) not injected yet have no visit schedule." in cells
+
+
+def test_the_lab_listing_states_the_audit_chain_head_and_shows_labels(app, db, people, enrol, api):
+    enrol("S01-001")
+    record_lab(app, db, people, "S01-001", analyte="hemoglobin", value=12.1, unit="g/dL",
+               collected_at="2026-02-11T08:00:00+00:00")
+    ada = api("auditor_ada")
+    head = audit.anchor(db)  # `safety audit anchor` just before the download
+    text = ada.get("/api/v1/exports/labs.csv").data.decode("utf-8")
+    first, rest = text.split("\r\n", 1)
+    assert first.startswith("# NCT07396155 Lab listing;") and first.endswith(f"(safety audit anchor) {head}")
+    row = next(csv.DictReader(io.StringIO(rest, newline="")))
+    assert (row["Analyte"], row["Status"]) == ("Hemoglobin", "Valid")
