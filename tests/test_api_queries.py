@@ -72,7 +72,7 @@ def test_it_raises_on_a_lab_a_visit_and_a_participant(api, ae):
         {"entity": "visit", "entity_id": "S01-001:M3", "text": "Was M3 done? Nothing is recorded."},
         {"entity": "participant", "entity_id": "S01-001", "field": "weight_kg", "text": "Weight 72.5 kg current?"})]
     assert [(q["entity"], q["label"]) for q in made] == [
-        ("lab", "S01-001 creatinine 2026-06-01"), ("visit", "S01-001 visit M3"), ("participant", "S01-001")]
+        ("lab", f"S01-001 creatinine result {lab['id']}"), ("visit", "S01-001 visit M3"), ("participant", "S01-001")]
     bad = sam.post("/api/v1/queries", json={"entity": "visit", "entity_id": "S01-001:M99", "text": "which?"})
     assert bad.status_code == 422 and "entity_id" in bad.get_json()["error"]["fields"]
 

@@ -31,7 +31,7 @@ class Target:
     entity_id: str
     subject_id: str
     site: str
-    label: str  # what people read: S01-003-AE2, S01-003 creatinine 2026-06-01, S01-003 visit M3, S01-003
+    label: str  # what people read: S01-003-AE2, S01-003 creatinine result 12, S01-003 visit M3, S01-003
 
     @property
     def path(self) -> str:
@@ -55,9 +55,10 @@ def _ae(db: Database, entity_id: str) -> Target | None:
 def _lab(db: Database, entity_id: str) -> Target | None:
     if not entity_id.isascii() or not entity_id.isdigit():
         return None
-    r = row(db, "SELECT id, subject_id, site, analyte, collected_at FROM labs WHERE id = ?", (int(entity_id),))
+    r = row(db, "SELECT id, subject_id, site, analyte FROM labs WHERE id = ?", (int(entity_id),))
+    # named by its id (as on the lab page), not by a date: a stored UTC date could be the wrong local day
     return r and Target("lab", str(r["id"]), r["subject_id"], r["site"],
-                        f"{r['subject_id']} {r['analyte']} {r['collected_at'][:10]}")
+                        f"{r['subject_id']} {r['analyte']} result {r['id']}")
 
 
 def _visit(db: Database, entity_id: str, visit_codes: tuple[str, ...]) -> Target | None:
