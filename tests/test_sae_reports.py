@@ -114,7 +114,8 @@ def test_it_audits_each_report(api, sae, db):
     audited = {(e["field"], e["new_value"]) for e in rows(
         db, "SELECT field, new_value FROM audit_log WHERE action = 'sae_report_sent' AND entity_id = ?",
         [str(sae["id"])])}
-    assert {("report_number", "0"), ("report_kind", "initial"), ("report_recipient", "sponsor")} <= audited
+    assert {("sae_report_number", "0"), ("sae_report_kind", "initial"), ("sae_report_recipient", "sponsor"),
+            ("report_sent_at", "2026-06-15T10:00:00+00:00")} <= audited
 
 
 def test_it_keeps_the_first_rounds_report_sent_route_as_report_0(api, sae):
@@ -202,3 +203,20 @@ def test_it_asks_for_a_new_signature_after_an_amendment_over_the_api(api, sae):
 def test_it_reads_the_report_series_in_the_domain_as_the_api_does(db, sae, people):
     listed = reports.series(db, sae["id"], user=people["auditor_ada"], tz="Europe/Berlin", now=NOW)
     assert listed[0]["status"] == "due"
+
+
+def test_it_keeps_the_audit_chain_and_the_rows_in_agreement_after_reports(app, api, sae):
+    """`safety audit verify` compares each AE row with its last audited version: the reports must not blur it."""
+    ivan = api("investigator_ivan")
+    ivan.post(url(sae), json={"kind": "initial", "recipient": "sponsor"})
+    ivan.post(url(sae), json={"kind": "follow_up", "recipient": "BfArM", "summary": "more"})
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+
+
+def test_it_lists_each_report_under_signatures_and_reports_on_the_ae_page(web, api, sae):
+    ivan = api("investigator_ivan")
+    ivan.post(url(sae), json={"kind": "initial", "recipient": "sponsor"})
+    ivan.post(url(sae), json={"kind": "follow_up", "recipient": "BfArM", "summary": "discharged"})
+    html = web("safety_sam").get(f"/ae/{sae['id']}").get_data(as_text=True)
+    assert "sae report sent 0" in html and "sae report sent 1 (discharged)" in html

@@ -152,12 +152,16 @@ def record(db: Database, ae_id: int, data: dict, *, actor: dict, tz: str, now: d
         if number == 0:
             # The first round's columns stay true for every reader of the AE (pages, exports, the index).
             db["adverse_events"].update(ae["id"], {"report_sent_at": iso(when), "report_sent_by": actor["email"]})
+        # Fields named sae_report_* so they never read as the AE's own columns (report_due_at is the AE's
+        # 24-hour clock); report_sent_at is the AE column report 0 sets.
+        changes = {"sae_report_number": (None, number), "sae_report_kind": (None, kind),
+                   "sae_report_sent_at": (None, iso(when)), "sae_report_recipient": (None, recipient),
+                   "sae_report_due_at": (None, iso(due) if due else None),
+                   "sae_report_changes": (None, changed or None)}
+        if number == 0:
+            changes["report_sent_at"] = (None, iso(when))
         audit.record(db, actor=actor["email"], action="sae_report_sent", entity=adverse_events.ENTITY,
-                     entity_id=ae["id"], at=now, reason=summary,
-                     changes={"report_number": (None, number), "report_kind": (None, kind),
-                              "report_sent_at": (None, iso(when)), "report_recipient": (None, recipient),
-                              "report_due_at": (None, iso(due) if due else None),
-                              "report_changes": (None, changed or None)})
+                     entity_id=ae["id"], at=now, reason=summary, changes=changes)
         _resolve_met(db, ae, number, actor=actor, now=now, tz=tz)
     return next(r for r in series(db, ae["id"], user=actor, tz=tz, now=now) if r["id"] == report_id)
 
