@@ -205,3 +205,13 @@ def test_safety_export_odm_writes_the_file_and_refuses_to_overwrite(app, trial, 
 def test_the_exports_page_offers_it(web, trial):
     html = web("auditor_ada").get("/exports").get_data(as_text=True)
     assert "/exports/odm.xml" in html
+
+
+def test_the_file_names_what_safety_audit_anchor_printed_just_before(app, trial, tmp_path):
+    runner = app.test_cli_runner()
+    printed = runner.invoke(args=["audit", "anchor"])
+    assert printed.exit_code == 0, printed.output
+    out = tmp_path / "odm.xml"
+    assert runner.invoke(args=["export", "odm", "-o", str(out)]).exit_code == 0
+    description = etree.parse(str(out)).getroot().get("Description")
+    assert description.endswith(f"(safety audit anchor) {printed.output.strip()}")
