@@ -123,3 +123,21 @@ def test_the_participant_page_records_a_withdrawal_through_its_form(enrol, web, 
     page = nina.get("/participants/S01-001").get_data(as_text=True)
     assert 'data-status="withdrawn"' in page and "moved abroad" in page and "not_expected" in page
     assert "status-form" not in web("auditor_ada").get("/participants/S01-001").get_data(as_text=True)
+
+
+def test_a_participant_lost_to_follow_up_who_returns_is_put_back_on_study(enrol, api, db):
+    enrol("S01-001")
+    nina = api("nurse_nina")
+    assert status(nina, "S01-001", status="active", on="2026-06-01", reason="x").get_json()["error"]["fields"] == {
+        "status": "must be one of withdrawn, lost_to_follow_up, died, completed"}
+    lost = status(nina, "S01-001", status="lost_to_follow_up", on="2026-03-01", reason="no answer since February")
+    assert {v["status"] for v in lost.get_json()["schedule"]} == {"missed", "not_expected"}
+    back = status(nina, "S01-001", status="active", on="2026-06-10", reason="came back to the clinic on 10 June")
+    assert back.status_code == 200
+    p = back.get_json()
+    assert (p["status"], p["status_on"]) == ("active", None)
+    assert [v["status"] for v in p["schedule"]][:2] == ["missed", "missed"]   # M1, M3 long past, still not done
+    changes = [(h["field"], h["old_value"], h["new_value"], h["reason"]) for h in audit.history(db, "participant", "S01-001")
+               if h["action"] == "status" and h["field"] == "status"]
+    assert changes == [("status", "active", "lost_to_follow_up", "no answer since February"),
+                       ("status", "lost_to_follow_up", "active", "came back to the clinic on 10 June")]

@@ -31,8 +31,11 @@ def validate(db: Database, p: dict, data: dict, *, tz: str, now: datetime) -> di
     """The status change as stored, or InvalidInput naming every bad field."""
     errors: dict[str, str] = {}
     status = _text(data, "status")
-    if status not in STATUSES:
-        errors["status"] = f"must be one of {', '.join(STATUSES)}"
+    if status == "active" and p["status"] != "active":
+        pass  # back on study (a participant lost to follow-up returns, or a status recorded by mistake): on = return
+    elif status not in STATUSES:
+        errors["status"] = f"must be one of {', '.join(STATUSES)}" + (
+            "" if p["status"] == "active" else ", or active to put the participant back on study")
     on = None
     raw = _text(data, "on")
     if not raw:
@@ -71,6 +74,9 @@ def validate(db: Database, p: dict, data: dict, *, tz: str, now: datetime) -> di
         if death_ae_id is not None and no_ae:
             errors["death_no_ae_reason"] = "give either the grade-5 AE or the reason there is none, not both"
     require(errors)
+    if status == "active":  # nothing ends: the schedule and the checks apply again from the record's own dates
+        return {"status": status, "status_on": None, "status_reason": reason, "death_ae_id": None,
+                "death_no_ae_reason": None}
     return {"status": status, "status_on": on.isoformat(), "status_reason": reason, "death_ae_id": death_ae_id,
             "death_no_ae_reason": no_ae}
 
@@ -89,6 +95,8 @@ def set_status(db: Database, subject_id: str, data: dict, *, user: dict, study: 
                     new["death_no_ae_reason"], iso(now), user["email"], p["id"]])
         audit.record(db, actor=user["email"], action="status", entity="participant", entity_id=subject_id, at=now,
                      changes=audit.changes_between(old, new, FIELDS), reason=new["status_reason"])
+        if new["status"] == "active":
+            return participants.get(db, subject_id, user=None)
         # An overdue alert of a visit that was not yet due on that day no longer holds.
         after = _visits_after(p, study, tz, date.fromisoformat(new["status_on"]))
         stale = [a for a in resolution.open_alerts(db, "kind = 'visit_overdue' AND subject_id = ?", [subject_id])
