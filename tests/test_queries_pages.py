@@ -185,3 +185,12 @@ def test_it_shows_the_query_on_the_lab_result_page_and_links_back_to_it(web, db,
     detail = text(web("nurse_nina").get(f"/queries/{q['id']}"))
     assert f'href="/labs/{lab["id"]}" id="query-record"' in detail
     assert "Raise a query on this result" in text(web("safety_sam").get(f"/labs/{lab['id']}"))
+
+
+def test_it_counts_the_sites_waiting_queries_in_the_navigation_of_site_roles(web, db, people, ae):
+    raise_query(db, people, ae)
+    raise_query(db, people, ae, field="grade")
+    nav = text(web("nurse_nina").get("/"))
+    assert re.search(r'id="nav-queries-waiting"[^>]*>2<', nav)
+    assert 'id="nav-queries-waiting"' not in text(web("nurse_noah").get("/"))
+    assert 'id="nav-queries-waiting"' not in text(web("safety_sam").get("/"))  # he watches all sites on the list
