@@ -21,7 +21,8 @@ def put_records_right(db, rulebook, config, now: datetime, rng, actors) -> None:
     for p in rows(db, "SELECT * FROM participants WHERE site = ? AND injection_at IS NOT NULL ORDER BY subject_id",
                   [study.site_codes[0]]):
         last = rows(db, "SELECT value, unit, collected_at FROM labs WHERE participant_id = ? AND analyte = "
-                        "'creatinine' AND collected_at > ? ORDER BY collected_at DESC LIMIT 1", [p["id"], p["injection_at"]])
+                        "'creatinine' AND collected_at > ? ORDER BY collected_at DESC LIMIT 1",
+                    [p["id"], p["injection_at"]])
         when = parse_datetime(last[0]["collected_at"]) + timedelta(days=7) if last else None
         if not last or when > now - timedelta(days=2):
             continue

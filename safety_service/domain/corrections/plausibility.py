@@ -95,7 +95,9 @@ def load_plausibility(path: Path) -> Plausibility:
 
 
 @dataclass(frozen=True)
-class Warning_:
+class Failed:
+    """One check a value failed, and what the person entering it is told."""
+
     check_id: str
     message: str
 
@@ -103,7 +105,7 @@ class Warning_:
 class NeedsConfirmation(InvalidInput):
     """The value failed a delta or plausibility check; nothing was written. ``warnings`` names each check."""
 
-    def __init__(self, warnings: list[Warning_]):
+    def __init__(self, warnings: list[Failed]):
         self.warnings = warnings
         text = "; ".join(f"{w.message} [{w.check_id}]" for w in warnings)
         super().__init__({"value": f"{text}; check the value and unit, or confirm it (\"confirmed\": true) "
@@ -129,9 +131,9 @@ def _previous(db: Database, rec: dict, within_days: int) -> dict | None:
     return prev
 
 
-def check(db: Database, rec: dict, rules: Plausibility) -> list[Warning_]:
+def check(db: Database, rec: dict, rules: Plausibility) -> list[Failed]:
     """Every check the validated result ``rec`` fails, in the file's order (delta, unit slip, range)."""
-    out: list[Warning_] = []
+    out: list[Failed] = []
     name, v = rec["analyte"], _d(rec["value_si"])
     label, unit = ANALYTES[name].label, ANALYTES[name].unit_si
     for c in rules.delta:
@@ -139,21 +141,21 @@ def check(db: Database, rec: dict, rules: Plausibility) -> list[Warning_]:
             continue
         p, f = _d(prev["value_si"]), _d(c.factor)
         if v > f * p or v * f < p:  # compared without a rounding division: exactly 3.0 x is not "more than 3 x"
-            out.append(Warning_(c.id, f"{label} {rec['value']:g} {rec['unit']} is {_fmt(rec['value_si'] / prev['value_si'])}"
-                                      f" x the previous result {prev['value']:g} {prev['unit']} of "
-                                      f"{prev['collected_at'][:10]} (more than {c.factor:g} x or less than 1/{c.factor:g}"
-                                      f" within {c.within_days} days)"))
+            ratio = _fmt(rec["value_si"] / prev["value_si"])
+            out.append(Failed(c.id, f"{label} {rec['value']:g} {rec['unit']} is {ratio} x the previous result "
+                                    f"{prev['value']:g} {prev['unit']} of {prev['collected_at'][:10]} (more than "
+                                    f"{c.factor:g} x or less than 1/{c.factor:g} within {c.within_days} days)"))
     for c in rules.unit_slip:
         if name not in c.analytes or (prev := _previous(db, rec, c.within_days)) is None:
             continue
         ratio, tol = v / _d(prev["value_si"]), _d(c.tolerance)
         if ratio > 0 and (abs(ratio - 10) <= 10 * tol or abs(1 / ratio - 10) <= 10 * tol):
-            out.append(Warning_(c.id, f"{label} {rec['value']:g} {rec['unit']} is about "
+            out.append(Failed(c.id, f"{label} {rec['value']:g} {rec['unit']} is about "
                                       f"{'ten times' if ratio > 1 else 'a tenth of'} the previous result "
                                       f"{prev['value']:g} {prev['unit']}: a decimal point or unit slip?"))
     for c in rules.range:
         if c.analyte == name and (v < _d(c.low) or v > _d(c.high)):
-            out.append(Warning_(c.id, f"{label} {_fmt(rec['value_si'])} {unit} is outside the range the study "
+            out.append(Failed(c.id, f"{label} {_fmt(rec['value_si'])} {unit} is outside the range the study "
                                       f"expects, {_fmt(c.low)}-{_fmt(c.high)} {unit}"))
     return out
 

@@ -74,7 +74,8 @@ def _follow_offer(db, p, r, grade, base_grade, collected, *, tz, now, actor, why
                    "withdraw_reason = ? WHERE lab_id = ?", [iso(now), actor, why, r["id"]])
         audit.record(db, actor=actor, action="ae_offer_withdrawn", entity="lab", entity_id=r["id"], at=now,
                      changes={"ae_offer": ("open", "withdrawn")}, reason=why)
-    elif offer is not None and offer["status"] == "open" and (offer["term"], offer["grade"]) != (grade.term, grade.grade):
+    elif offer is not None and offer["status"] == "open" and \
+            (offer["term"], offer["grade"]) != (grade.term, grade.grade):
         db.execute("UPDATE lab_ae_offers SET term = ?, grade = ? WHERE lab_id = ?", [grade.term, grade.grade, r["id"]])
         audit.record(db, actor=actor, action="ae_offer_regraded", entity="lab", entity_id=r["id"], at=now,
                      changes={"ae_offer": (f"{offer['term']} grade {offer['grade']}",
@@ -95,8 +96,8 @@ def reconcile(db: Database, p: dict, *, rules, study, tz: str, now: datetime, ac
         found = labs.raise_breaches(db, p, rules, now)
         keys = {f"lab:{b.subject_id}:{b.rule_id}:{b.result_id}": b for b in found}
         _raise_again(db, p, keys, now=now, actor=actor, why=why)
-        stale = [a for a in resolution.open_alerts(db, "kind = ? AND subject_id = ?", [labs.ALERT_KIND, p["subject_id"]])
-                 if _base_key(a["key"]) not in keys]
+        mine = resolution.open_alerts(db, "kind = ? AND subject_id = ?", [labs.ALERT_KIND, p["subject_id"]])
+        stale = [a for a in mine if _base_key(a["key"]) not in keys]
         resolved = resolution.resolve(db, stale, why=f"{why}{NO_LONGER}", actor=actor, now=now)
     return {"regraded": changed, "resolved": resolved}
 

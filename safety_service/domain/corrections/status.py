@@ -67,7 +67,8 @@ def validate(db: Database, p: dict, data: dict, *, tz: str, now: datetime) -> di
                 if ae is None or ae["subject_id"] != p["subject_id"] or ae["status"] != "active":
                     errors["death_ae_id"] = f"is not an AE of {p['subject_id']}"
                 elif ae["grade"] != 5:
-                    errors["death_ae_id"] = f"AE {death_ae_id} is grade {ae['grade']}; a death is recorded by a grade-5 AE"
+                    errors["death_ae_id"] = (f"AE {death_ae_id} is grade {ae['grade']}; a death is recorded by a "
+                                             "grade-5 AE")
         if death_ae_id is None and not no_ae and "death_ae_id" not in errors:
             errors["death_ae_id"] = ("name the grade-5 AE that records the death, or say why there is none "
                                      "(death_no_ae_reason)")
