@@ -239,6 +239,7 @@ def run_and_kill(app, body: str, pause_at: int, extra_env: dict) -> None:
 
     env = {**os.environ, "SAFETY_DATABASE": app.config["DATABASE"], "SAFETY_SECRET_KEY": "test-secret",
            "SAFETY_INSTANCE_PATH": str(Path(app.config["DATABASE"]).parent / "child-instance"),
+           "SAFETY_AUDIT_KEY": app.config["AUDIT_KEY"],  # every process of a deployment shares the audit key
            "SAFETY_SCHEDULER_ENABLED": "false", "PAUSE_AT_AUDIT": str(pause_at), "NOW": NOW.isoformat(),
            **extra_env}
     child = subprocess.Popen([sys.executable, "-c", CHILD.replace("{body}", body)], env=env,
@@ -305,7 +306,8 @@ def test_it_keeps_every_row_of_a_csv_import_killed_after_commit(app, db, enrol, 
 def test_it_leaves_nothing_of_an_ae_save_killed_mid_transaction(app, db, enrol, people, pause_at):
     from safety_service.domain import users as users_mod
     enrol("S01-001")
-    token = users_mod.create_token(db, people["nurse_nina"]["email"], now=NOW)
+    token = users_mod.create_token(db, people["nurse_nina"]["email"], now=NOW,
+                                   days=3650)  # the child runs on the real clock
     before = state(db)
     run_and_kill(app, AE_BODY, pause_at, {"TOKEN": token})
     assert state(db) == before  # no AE, no audit entry, no SAE alert, no mail queued
@@ -323,7 +325,8 @@ def test_it_leaves_nothing_of_an_ae_save_killed_mid_transaction(app, db, enrol, 
 def test_it_keeps_a_whole_ae_killed_after_its_commit(app, db, enrol, people):
     from safety_service.domain import users as users_mod
     enrol("S01-001")
-    token = users_mod.create_token(db, people["nurse_nina"]["email"], now=NOW)
+    token = users_mod.create_token(db, people["nurse_nina"]["email"], now=NOW,
+                                   days=3650)  # the child runs on the real clock
     run_and_kill(app, AE_BODY, 0, {"TOKEN": token})
     [ae] = [dict(r) for r in db.query("SELECT * FROM adverse_events")]
     assert ae["seq"] == 1 and ae["serious"] == 1
@@ -492,7 +495,8 @@ def test_it_takes_a_consistent_backup_while_saves_go_on_and_restores_it(app, db,
     copy.conn.close()
     # restore: the service starts on the copy and carries on numbering
     restored = create_app({"TESTING": True, "DATABASE": str(target), "INSTANCE_PATH": str(tmp_path / "r"),
-                           "SECRET_KEY": "k", "CLOCK": FixedClock(NOW)})
+                           "SECRET_KEY": "k", "CLOCK": FixedClock(NOW),
+                           "AUDIT_KEY": app.config["AUDIT_KEY"]})  # a restore needs the audit key kept apart
     check = restored.test_cli_runner().invoke(args=["audit", "verify"])
     assert check.exit_code == 0, check.output
     assert restored.test_client().get("/healthz").status_code == 200

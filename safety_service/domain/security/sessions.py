@@ -50,7 +50,7 @@ def resume(db: Database, token: str | None, *, now: datetime, idle: timedelta) -
     if not s["active"]:
         _end(db, s["id"], "account deactivated", now)
         return None, "inactive"
-    if now - last >= TOUCH_EVERY:
+    if now - last >= TOUCH_EVERY or now < last:  # also when the clock went back: idle counts from the new time
         db.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at IS NULL", [iso(now), s["id"]])
     return row(db, "SELECT * FROM users WHERE id = ?", (s["user_id"],)), None
 
