@@ -144,7 +144,7 @@ def export_sdtm(db: Database, *, user: dict | None, actor: str, now: datetime, s
     from .submission import domains, package
 
     snap = domains.read(db, user)
-    meta = ExportMeta(study.study_id, now, actor, {})
+    meta = ExportMeta(study.study_id, now, actor, {}, audit_anchor=snap.anchor)
     pkg = package.make_package(snap, study=study, tz=tz, meta=meta, catalogue=catalogue)
     f = _file(f"{study.study_id}_sdtm_{stamp(now)}.zip", "zip", pkg.zip(meta.exported_at_utc),
               sum(pkg.rows.values()), {"anchor": pkg.anchor, "datasets": pkg.rows})

@@ -241,7 +241,7 @@ def write_define(datasets: Sequence[tuple[Dataset, list[dict]]], ctx: Context, c
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
 
-def _mdv_comment(ctx: ExportMeta | Context) -> str:
+def _mdv_comment(ctx: Context) -> str:
     parts = [f"Made at audit chain head {ctx.anchor} (safety audit anchor) on {ctx.meta.exported_at_iso} by "
              f"{ctx.meta.exported_by}; filters: {ctx.meta.filters_text()}.",
              "MedDRA: CTCAE v5.0 terms are MedDRA v20.1 lowest level terms (LLT); AELLTCD is an LLT code, AEPTCD "
