@@ -215,13 +215,30 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
 
 
+class SafetyGroup(FlaskGroup):
+    """`safety --help` lists the service's own commands first; Flask's development commands come after them."""
+
+    FLASK_COMMANDS = ("routes", "run", "shell")
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        found = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        found = [(name, cmd) for name, cmd in found if cmd is not None and not cmd.hidden]
+        for title, group in (("Commands", [c for c in found if c[0] not in self.FLASK_COMMANDS]),
+                             ("Flask's development commands (use run.py or make run to serve)",
+                              [c for c in found if c[0] in self.FLASK_COMMANDS])):
+            if group:
+                limit = formatter.width - 6 - max(len(name) for name, _ in group)
+                with formatter.section(title):
+                    formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in group])
+
+
 def main() -> None:
     """Entry point of the `safety` console script."""
     from . import create_app
     from .rulefiles import RulesError
     from .settings import SettingsError
 
-    group = FlaskGroup(create_app=lambda: create_app(), add_default_commands=True, help="The trial safety service.")
+    group = SafetyGroup(create_app=lambda: create_app(), add_default_commands=True, help="The trial safety service.")
     try:
         group.main(prog_name="safety")
     except (RulesError, SettingsError) as e:
