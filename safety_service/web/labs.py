@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from ..clock import parse_datetime
+from ..clock import local_text, parse_datetime
 from ..domain import labs, participants
 from ..domain.egfr import g_stage
 from ..domain.numbers import number
@@ -21,7 +21,8 @@ bp = Blueprint("labs", __name__)
 
 
 def _local(text: str) -> str:
-    return parse_datetime(text).astimezone(ZoneInfo(tz())).strftime("%Y-%m-%d %H:%M")
+    """A stored instant in the study's zone with its abbreviation, as on every page (clock.local_text)."""
+    return local_text(text, tz())
 
 
 def shown(value: float | None) -> str:
