@@ -251,3 +251,15 @@ def test_it_fails_verify_from_the_cli_naming_a_directly_edited_ae(app, db, ae):
     _sql(app.config["DATABASE"], ("UPDATE adverse_events SET grade = 5 WHERE id = ?", [ae["id"]]))
     r = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert r.exit_code == 1 and adverse_events.display_id(ae) in r.output and "grade" in r.output
+
+
+def test_it_lets_the_auditor_check_an_anchor_on_the_verify_page(app, db, web, ae):
+    ada = web("auditor_ada")
+    anchor = audit.anchor(db)
+    ok = ada.get("/audit/verify", query_string={"anchor": anchor}).get_data(as_text=True)
+    assert "Intact:" in ok and f"the anchor <code>{anchor}</code> is part of this trail" in ok
+    _sql(app.config["DATABASE"], ("DELETE FROM audit_log WHERE id > ?", [int(anchor.split(":")[0]) - 2]))
+    cut = ada.get("/audit/verify", query_string={"anchor": anchor}).get_data(as_text=True)
+    assert "Check failed:" in cut and "cut short" in cut
+    bad = ada.get("/audit/verify", query_string={"anchor": "12"})
+    assert bad.status_code == 422 and "ID:HASH" in bad.get_data(as_text=True)

@@ -40,7 +40,13 @@ def index():
 @bp.get("/audit/verify")
 @requires("audit.view")
 def verify():
-    return render_template("audit/verify.html", result=audit.verify(get_db()))
+    """The keyed chain and current AE/lab rows; with ?anchor=ID:HASH (from an export or digest) also that anchor."""
+    anchor = request.args.get("anchor", "").strip() or None
+    try:
+        result = audit.verify(get_db(), anchor=anchor)
+    except ValueError as e:
+        return render_template("audit/verify.html", result=None, anchor=anchor, error=str(e)), 422
+    return render_template("audit/verify.html", result=result, anchor=anchor, error=None)
 
 
 @bp.get("/api/v1/exports/audit.csv")
