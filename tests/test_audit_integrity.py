@@ -263,3 +263,16 @@ def test_it_lets_the_auditor_check_an_anchor_on_the_verify_page(app, db, web, ae
     assert "Check failed:" in cut and "cut short" in cut
     bad = ada.get("/audit/verify", query_string={"anchor": "12"})
     assert bad.status_code == 422 and "ID:HASH" in bad.get_data(as_text=True)
+
+
+def test_it_follows_a_lab_entered_in_error_and_names_one_set_back_directly(app, db, people, ae):
+    from safety_service.domain.corrections.lab_error import mark_entered_in_error
+    rb = app.extensions["rulebook"]
+    lab_id = db.execute("SELECT id FROM labs").fetchone()[0]
+    mark_entered_in_error(db, lab_id, reason="typed 2 for 1.2", user=people["nurse_nina"], rules=rb.lab_rules,
+                          study=rb.study, tz=app.config["TIMEZONE"], now=NOW)
+    assert audit.verify(db).ok, audit.verify(db).describe()
+    _sql(app.config["DATABASE"], "DROP TRIGGER IF EXISTS labs_only_entered_in_error",
+         ("UPDATE labs SET status = 'valid' WHERE id = ?", [lab_id]))
+    result = audit.verify(db)
+    assert not result.ok and "status" in result.problem and "creatinine" in result.problem
