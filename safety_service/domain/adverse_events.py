@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from ..clock import iso, local_text, parse_datetime, to_utc
+from ..clock import iso, local_text, parse_datetime
 from ..db import atomic, row, rows
 from . import alerts, audit, participants, users
 from .ae_rules import DERIVED, ENTERED, Subject, evaluate

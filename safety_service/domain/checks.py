@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Iterator
-from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
@@ -115,11 +114,6 @@ def raise_overdue_visits(db: Database, study: Study, tz: str, now: datetime) -> 
         if alert:
             raised.append(alert)
     return raised
-
-
-def _hours(delta: timedelta) -> str:
-    minutes = int(abs(delta.total_seconds()) // 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def open_sae_clocks(db: Database, horizon: datetime | None = None) -> list[dict]:

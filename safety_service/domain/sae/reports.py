@@ -16,7 +16,7 @@ from ...clock import iso, parse_datetime, to_utc
 from ...db import atomic, row, rows
 from .. import adverse_events, alerts, audit
 from ..ae_rules import _text
-from ..errors import Conflict, InvalidInput, NotFound, require
+from ..errors import Conflict, NotFound, require
 from . import clocks, susar
 
 KINDS = ("initial", "follow_up")
