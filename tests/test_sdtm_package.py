@@ -469,3 +469,13 @@ def test_it_ends_participation_in_dm_and_ds_and_leaves_a_lab_entered_in_error_ou
     assert str(alt) not in set(lb["LBSPID"]) and "UNSCHEDULED" not in set(lb["VISIT"])
     comments = {c.get("OID"): "".join(c.itertext()) for c in _define(pkg).iter(f"{DEF}CommentDef")}
     assert "1 record(s) entered in error left out" in comments["COM.LB"]
+
+
+def test_it_describes_a_study_with_no_events_yet_and_still_validates(app, db, enrol, schema):
+    enrol("S01-001")
+    pkg = make(app, db)
+    doc = _define(pkg)
+    assert schema.validate(doc), schema.error_log
+    empty = {g.get("Name") for g in doc.iter(f"{ODM}ItemGroupDef") if g.get(f"{DEF}HasNoData") == "Yes"}
+    assert empty == {"CM", "AE", "MH", "LB", "SUPPAE"}
+    assert pkg.rows["DM"] == pkg.rows["EX"] == 1 and pkg.rows["DS"] == 1

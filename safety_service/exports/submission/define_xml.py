@@ -127,6 +127,8 @@ class _Codelists:
             cl = ct.Codelist("MedDRA", "MedDRA", "", True, (), comment="external dictionary")
         else:
             return None
+        if not cl.terms and not key.startswith("MedDRA"):
+            return None  # nothing recorded yet: a codelist needs at least one term (Define-XML 2.1 schema)
         self.used[key] = cl
         return cl
 
