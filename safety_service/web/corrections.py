@@ -114,7 +114,9 @@ def _globals():
 
 
 STATUS_IN = {"type": "object", "required": ["status", "on", "reason"], "properties": {
-    "status": {"type": "string", "enum": list(status.STATUSES)}, "on": {"type": "string", "format": "date"},
+    "status": {"type": "string", "enum": [*status.STATUSES, "active"],
+               "description": "active puts a participant who left back on study"},
+    "on": {"type": "string", "format": "date"},
     "reason": {"type": "string", "minLength": 1},
     "death_ae_id": {"type": "integer", "description": "for died: the grade-5 AE that records the death"},
     "death_no_ae_reason": {"type": "string", "description": "for died: why there is no grade-5 AE"}}}
