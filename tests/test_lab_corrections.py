@@ -96,15 +96,17 @@ def test_a_typo_corrected_end_to_end(enrol, api, db, app):
     flagged = sam.get("/api/v1/exports/labs.csv?include_entered_in_error=true").get_data(as_text=True)
     assert "entered_in_error" in flagged and "typed 13.0 for 1.3" in flagged
 
-    # the right value for the same sample is an ordinary new result, with no alert
-    right = creatinine(nina, 1.3, M3)
+    # the right value for the same sample is an ordinary new result, with no alert, naming the one it replaces
+    assert creatinine(nina, 1.3, M3, corrects=1).get_json()["error"]["fields"] == {
+        "corrects": "is not a creatinine result of S01-001 entered in error"}
+    right = creatinine(nina, 1.3, M3, corrects=typo["id"])
     assert right.status_code == 201 and right.get_json()["breaches"] == []
     assert [r["value"] for r in nina.get("/api/v1/participants/S01-001/labs?analyte=creatinine").get_json()] == [
         1.2, 1.3, 1.3]
     # the audit trail keeps both, and the chain still verifies
     actions = [h["action"] for h in audit.history(db, "lab", typo["id"])]
     assert actions[0] == "create" and "plausibility_confirmed" in actions and "entered_in_error" in actions
-    assert [h["action"] for h in audit.history(db, "lab", right.get_json()["id"])] == ["create"]
+    assert [h["action"] for h in audit.history(db, "lab", right.get_json()["id"])] == ["create", "corrects"]
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
 

@@ -297,7 +297,21 @@ def record(db: Database, subject_id: str, data: dict, *, rules: lab_rules.RuleSe
     if plausibility is not None:
         from .corrections import plausibility as checks
         rec = checks.screen(db, rec, p, plausibility, confirmed=data.get("confirmed"))
-    return store(db, rec, p, rules=rules, study=study, tz=tz, actor=user["email"], source=source, now=now)
+    corrects = str(data.get("corrects") or "").strip()
+    if not corrects:
+        return store(db, rec, p, rules=rules, study=study, tz=tz, actor=user["email"], source=source, now=now)
+    # "Correct this value" (issue 12): the new result names the one entered in error that it replaces.
+    wrong = row(db, "SELECT id FROM labs WHERE id = ? AND participant_id = ? AND analyte = ? AND "
+                    "status = 'entered_in_error'", (corrects, p["id"], rec["analyte"])) if corrects.isdigit() else None
+    if wrong is None:
+        raise InvalidInput({"corrects": f"is not a {rec['analyte']} result of {p['subject_id']} entered in error"})
+    with atomic(db):
+        done = store(db, rec, p, rules=rules, study=study, tz=tz, actor=user["email"], source=source, now=now)
+        if not done.duplicate:
+            audit.record(db, actor=user["email"], action="corrects", entity="lab", entity_id=done.lab["id"], at=now,
+                         changes={"corrects": (None, wrong["id"])}, reason=f"replaces result {wrong['id']}, "
+                                                                          "entered in error")
+    return done
 
 
 def raise_breaches(db: Database, p: dict, rules: lab_rules.RuleSet, now: datetime) -> list[lab_rules.Breach]:

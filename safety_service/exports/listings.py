@@ -54,7 +54,8 @@ VISIT_COLUMNS: tuple[Column, ...] = (
     Column("visit_date", "Visit date", "Date the visit was done, if recorded.", "date", 11),
     Column("days_from_target", "Days from target", "Visit date - target date (negative: early).", "int", 8),
     Column("in_window", "In window", "Y if the visit was done within its window.", "bool", 8),
-    Column("status", "Status", "upcoming / open / done / overdue / missed, as of the export time.", "text", 9),
+    Column("status", "Status", "upcoming / open / done / overdue / missed / not_expected (after leaving the "
+           "study), as of the export time.", "text", 9),
 )
 
 
