@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
 from safety_service.domain.sae import cioms
 from safety_service.reports import cioms as cioms_pdf
+
+ROOT = Path(__file__).resolve().parent.parent
 
 AKI = {"subject_id": "S01-001", "term": "Acute kidney injury", "verbatim": "anuria, creatinine 4.2 – dialysed",
        "grade": 4, "onset": "2026-06-13", "serious": True, "seriousness": ["life_threatening", "hospitalization"],
@@ -203,3 +206,15 @@ def test_it_writes_the_same_form_from_the_command_line(app, api, case, tmp_path)
     assert missing.exit_code != 0 and "no adverse event" in missing.output
     none_sent = runner.invoke(args=["export", "cioms", str(case["id"]), "--report", "4", "-o", str(tmp_path / "y.pdf")])
     assert none_sent.exit_code != 0 and "no report 4" in none_sent.output
+
+
+def test_it_refuses_a_cioms_rules_file_with_an_unknown_key_naming_file_and_key(tmp_path):
+    from safety_service.domain.sae.cioms_rules import load_cioms_rules
+    from safety_service.rulefiles import RulesError
+
+    good = (ROOT / "rules" / "cioms.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "cioms.toml"
+    bad.write_text(good.replace('route = "Intra-renal injection"', 'rute = "Intra-renal injection"'), encoding="utf-8")
+    with pytest.raises(RulesError) as e:
+        load_cioms_rules(bad)
+    assert e.value.path.endswith("cioms.toml") and "product" in e.value.key
