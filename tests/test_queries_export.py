@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from safety_service.db import rows
-from safety_service.domain import adverse_events, queries
+from safety_service.domain import adverse_events, audit, queries
 
 from conftest import NOW
 
@@ -44,9 +44,13 @@ def story(app, db, people, enrol):
 
 
 def test_it_exports_the_log_as_csv_with_age_and_turnaround(api, db, story):
-    r = api("auditor_ada").get("/api/v1/exports/queries.csv")
+    ada = api("auditor_ada")
+    head = audit.anchor(db)  # what `safety audit anchor` prints just before the export
+    r = ada.get("/api/v1/exports/queries.csv")
     assert r.status_code == 200 and r.headers["X-Export-Rows"] == "2"
-    got = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    context, body = r.get_data(as_text=True).split("\r\n", 1)
+    assert context.startswith("#") and head in context
+    got = list(csv.DictReader(io.StringIO(body)))
     first, second = got
     assert first["Query"] == f"Q{story['first']['id']}" and first["Record"] == "S01-001-AE1"
     assert first["Status"] == "closed" and first["Field"] == "grade"
@@ -90,7 +94,7 @@ def test_it_exports_from_the_command_line_and_refuses_to_overwrite(app, story, t
                             "--now", "2026-06-20T10:00:00+00:00"])
     assert r.exit_code == 0, r.output
     assert r.output.startswith(f"{target}: 1 queries")
-    got = list(csv.DictReader(target.open(encoding="utf-8")))
+    got = list(csv.DictReader(line for line in target.open(encoding="utf-8") if not line.startswith("#")))
     assert [g["Subject"] for g in got] == ["S02-001"] and got[0]["Age (days)"] == "10.0"
     again = runner.invoke(args=["export", "queries", "--format", "csv", "-o", str(target)])
     assert again.exit_code != 0 and "--force" in again.output

@@ -7,6 +7,7 @@ from typing import Mapping
 
 from sqlite_utils import Database
 
+from ..domain import audit
 from ..domain.errors import InvalidInput
 from ..domain.queries.log import log_rows
 from .columns import Column, Table
@@ -57,7 +58,8 @@ def export_query_log(db: Database, fmt: str, filters: Mapping, *, user: dict | N
     f = parse_filters(filters)
     rows = log_rows(db, user, f, now)
     table = Table("Query log", "Data clarification queries", COLUMNS, rows)
-    meta = ExportMeta(study_id, now, actor, f, title="Query log")
+    # the audit chain head it was made at, as every export states (`safety audit anchor`)
+    meta = ExportMeta(study_id, now, actor, f, title="Query log", audit_anchor=audit.anchor(db))
     data = service._listing(table, fmt, meta)
     out = service._file(f"{study_id}_queries_{service.stamp(now)}.{fmt}", fmt, data, len(rows))
     return service.record(db, out, kind="queries", fmt=fmt, filters=f, actor=actor, now=now)
