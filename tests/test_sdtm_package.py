@@ -479,3 +479,18 @@ def test_it_describes_a_study_with_no_events_yet_and_still_validates(app, db, en
     empty = {g.get("Name") for g in doc.iter(f"{ODM}ItemGroupDef") if g.get(f"{DEF}HasNoData") == "Yes"}
     assert empty == {"CM", "AE", "MH", "LB", "SUPPAE"}
     assert pkg.rows["DM"] == pkg.rows["EX"] == 1 and pkg.rows["DS"] == 1
+
+
+def test_it_sorts_every_dataset_by_the_keys_its_define_declares(app, db, trial):
+    pkg = make(app, db)
+    doc = _define(pkg)
+    items = {i.get("OID"): i.get("Name") for i in doc.iter(f"{ODM}ItemDef")}
+    for g in doc.iter(f"{ODM}ItemGroupDef"):
+        refs = sorted((int(r.get("KeySequence")), items[r.get("ItemOID")]) for r in g.findall(f"{ODM}ItemRef")
+                      if r.get("KeySequence"))
+        keys = [name for _, name in refs]
+        df = frames(pkg)[g.get("Name")]
+        rows = [tuple(int(v) if isinstance(v, str) and v.isdigit() else v for v in row)
+                for row in df[keys].itertuples(index=False)]
+        assert rows == sorted(rows), g.get("Name")
+        assert len(set(rows)) == len(rows), g.get("Name")  # the keys identify a record

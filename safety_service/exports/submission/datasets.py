@@ -208,7 +208,7 @@ class Dataset:
     label: str
     cls: str  # Define-XML 2.1 def:Class
     structure: str
-    keys: tuple[str, ...]
+    keys: tuple[str, ...]  # the records' sort order, as define.xml's KeySequence says
     variables: tuple[V, ...]
     comment: str = ""
 
@@ -226,15 +226,15 @@ SV = Dataset("SV", "Subject Visits", "SPECIAL PURPOSE", "One record per actual v
 EX = Dataset("EX", "Exposure", "INTERVENTIONS", "One record per constant dosing interval per subject",
              ("STUDYID", "USUBJID", "EXTRT", "EXSTDTC"), EX_VARS)
 CM = Dataset("CM", "Concomitant/Concurrent Medications", "INTERVENTIONS", "One record per recorded medication "
-             "occurrence or constant-dosing interval per subject", ("STUDYID", "USUBJID", "CMTRT", "CMSTDTC"), CM_VARS)
+             "occurrence or constant-dosing interval per subject", ("STUDYID", "USUBJID", "CMSEQ"), CM_VARS)
 AE = Dataset("AE", "Adverse Events", "EVENTS", "One record per adverse event per subject",
-             ("STUDYID", "USUBJID", "AEDECOD", "AESTDTC"), AE_VARS)
+             ("STUDYID", "USUBJID", "AESEQ"), AE_VARS)
 DS = Dataset("DS", "Disposition", "EVENTS", "One record per disposition status or protocol milestone per subject",
-             ("STUDYID", "USUBJID", "DSDECOD", "DSSTDTC"), DS_VARS)
+             ("STUDYID", "USUBJID", "DSSTDTC", "DSDECOD"), DS_VARS)
 MH = Dataset("MH", "Medical History", "EVENTS", "One record per medical history event per subject",
-             ("STUDYID", "USUBJID", "MHTERM", "MHSTDTC"), MH_VARS)
+             ("STUDYID", "USUBJID", "MHSEQ"), MH_VARS)
 LB = Dataset("LB", "Laboratory Test Results", "FINDINGS", "One record per lab test per time point per visit "
-             "per subject", ("STUDYID", "USUBJID", "LBTESTCD", "LBDTC"), LB_VARS)
+             "per subject", ("STUDYID", "USUBJID", "LBTESTCD", "LBDTC", "LBSPID"), LB_VARS)
 SUPPAE = Dataset("SUPPAE", "Supplemental Qualifiers for AE", "RELATIONSHIP",
                  "One record per IDVAR, IDVARVAL, and QNAM value per subject",
                  ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"), SUPP_VARS)

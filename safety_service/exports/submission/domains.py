@@ -418,7 +418,7 @@ def build(snap: Snapshot, *, study: Study, tz: str, meta: ExportMeta, catalogue=
             ds.append({"STUDYID": sid, "DOMAIN": "DS", "USUBJID": s.usubjid, "DSTERM": term[:200].upper(),
                        "DSDECOD": decod, "DSCAT": "DISPOSITION EVENT", "EPOCH": s.epoch_of_date(s.p["status_on"]),
                        "DSSTDTC": s.p["status_on"], "DSSTDY": s.dy(s.p["status_on"])})
-    ds.sort(key=lambda x: (x["USUBJID"], x["DSSTDTC"], x["DSCAT"] != "PROTOCOL MILESTONE"))
+    ds.sort(key=lambda x: (x["USUBJID"], x["DSSTDTC"], x["DSDECOD"]))
     _seq(ds, "DSSEQ")
     rec["DS"] = ds
 
