@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from ...clock import iso
 from ...db import rows
 from ..egfr import age_on
+from ..numbers import number
 from ..units import ANALYTES
 from .criteria import Criteria, Criterion
 
@@ -98,8 +99,8 @@ def _lab_finding(c: Criterion, values: dict[str, dict]) -> Finding:
         verdict = c.holds(a, r["value_si"], r.get("uln"))
         verdicts.append(verdict)
         source = "CKD-EPI 2021 from creatinine" if r.get("derived") else "result"
-        shown = f"{r['value_si']:g} {r['unit_si']}"
-        uln = f" (ULN {r['uln']:g})" if c.uln_multiple is not None and r.get("uln") is not None else \
+        shown = f"{number(r['value_si'], a, r['unit_si'])} {r['unit_si']}"  # the analyte's clinical precision
+        uln = f" (ULN {number(r['uln'], a, r['unit_si'])})" if c.uln_multiple is not None and r.get("uln") is not None else \
             " (no ULN)" if c.uln_multiple is not None else ""
         evidence.append(f"{ANALYTES[a].label} {shown}{uln}, {source} collected {r['collected_at'][:10]}"
                         f" [{c.limit_text(a)}]")
