@@ -28,6 +28,8 @@ def test_it_draws_the_posterior_as_svg_with_a_row_per_step_and_marks_the_crossin
     assert len(chart.table.rows) == len(pos.trajectory) == 7
     assert "crossed" in chart.svg and 'role="img"' in chart.svg
     assert chart.svg == charts.posterior_over_time(RULE, _position()).svg  # deterministic
+    # subject ids stay out of the chart: the page hides other sites' ids from site-bound users in its own table
+    assert not any(p["subject_id"] in chart.svg for p in PEOPLE)
 
 
 def test_it_draws_the_boundary_and_where_the_trial_stands():

@@ -26,8 +26,9 @@ def posterior_over_time(rule: StoppingRule, pos: Position) -> Chart:
     pts = pos.trajectory
     summary = (f"{len(pts)} steps; posterior now {pos.posterior:.4f} against the threshold {rule.threshold}"
                + (f"; first crossed on {pos.crossing.on}" if pos.crossing else "; not crossed") + ".")
-    table = Table("Posterior after each step", ["Date", "Step", "Subject", "Evaluated", "Counted", "Posterior"],
-                  [[p.on, p.kind, p.subject_id, p.n, p.x, f"{p.posterior:.4f}"] for p in pts])
+    # no subject ids here: the page shows them in its own table, hidden from a site-bound user for other sites
+    table = Table("Posterior after each step", ["Date", "Step", "Evaluated", "Counted", "Posterior"],
+                  [[p.on, p.kind, p.n, p.x, f"{p.posterior:.4f}"] for p in pts])
     c = Canvas(f"posterior-{rule.id}", WIDTH, HEIGHT, title, summary)
     if not pts:
         c.text(WIDTH / 2, HEIGHT / 2, "No participant injected yet", size=14, anchor="middle", fill=MUTED)
@@ -54,7 +55,7 @@ def posterior_over_time(rule: StoppingRule, pos: Position) -> Chart:
         for d, p in zip(days, pts):
             if p.kind == "event":
                 c.circle(sx(d), sy(p.posterior), 5, VERMILION, cls="point event",
-                         label=f"{p.on}: counted event of {p.subject_id}, {p.x} of {p.n}, posterior {p.posterior:.4f}")
+                         label=f"{p.on}: counted event, {p.x} of {p.n}, posterior {p.posterior:.4f}")
     if pos.crossing:
         x, y = sx(date.fromisoformat(pos.crossing.on).toordinal()), sy(pos.crossing.posterior)
         c.text(x + 8, y + 14, "crossed", size=11, fill=VERMILION, weight="bold")
