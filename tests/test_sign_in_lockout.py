@@ -6,6 +6,7 @@ investigator_ivan leaves his session open and someone tries passwords on the SAE
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -189,3 +190,12 @@ def test_it_takes_the_client_address_from_the_proxy_when_told_to(tmp_path, clock
         attacker.sign_in("guess-guess-guess")
     assert attacker.sign_in().status_code == 401
     assert nurse.sign_in().status_code == 302
+
+
+def test_it_forgets_guessed_emails_quiet_for_two_days(app, db, clock):
+    for n in range(3):
+        client(app, f"guess{n}@example.org", MALLORY).sign_in("guess-guess-guess")
+    assert db.execute("SELECT count(*) FROM sign_in_throttle").fetchone()[0] == 3
+    clock.advance(timedelta(days=2, minutes=1))
+    client(app, "another@example.org", MALLORY).sign_in("guess-guess-guess")
+    assert [r[0] for r in db.execute("SELECT email FROM sign_in_throttle")] == ["another@example.org"]

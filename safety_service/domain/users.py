@@ -28,6 +28,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD = passwords.MIN_LENGTH
 TOKEN_DAYS = 90  # API tokens expire after this many days unless created with another lifetime
 MAX_PAUSE = timedelta(hours=24)
+FORGET_AFTER = timedelta(days=2)  # a sign-in pause pair quiet this long is forgotten
 # One message for every refused sign-in: unknown e-mail, wrong password, paused, locked or inactive account.
 SIGN_IN_REFUSED = ("Sign-in failed: wrong e-mail or password, or too many failed attempts (then wait a few "
                    "minutes, or ask an administrator).")
@@ -170,6 +171,10 @@ def authenticate(db: Database, email: str, password: str, *, now: datetime, clie
 def _count_failure(db: Database, typed: str, client: str, pair: dict | None, now: datetime, max_failed: int,
                    lockout_minutes: int) -> str:
     """One more failure for the pair; at ``max_failed`` a pause, twice as long as the pair's previous one."""
+    # Forget pairs quiet for two days (their pause long over), so guessed e-mails do not pile up forever; the
+    # doubling starts again for them.
+    db.execute("DELETE FROM sign_in_throttle WHERE last_failed_at < ? AND (paused_until IS NULL OR paused_until < ?)",
+               [iso(now - FORGET_AFTER), iso(now)])
     failures, pauses = (pair["failures"] if pair else 0) + 1, pair["pauses"] if pair else 0
     until = None
     if failures >= max_failed:
