@@ -49,12 +49,12 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-def test_it_gives_a_fatal_possible_susar_three_clocks_on_two_reports(fatal, ctx):
+def test_it_gives_a_fatal_possible_susar_three_clocks_on_three_reports(fatal, ctx):
     found = [(c.name, c.number, c.due_at.isoformat(), c.citation) for c in clocks.clocks(fatal, ctx["tz"])]
     assert found == [
         ("initial_24h", 0, "2026-06-16T10:00:00+00:00", "ICH E6(R2) 4.11.1; protocol: 24 hours"),
-        ("expedited_7d", 0, "2026-06-22T10:00:00+00:00", "ICH E2A III.A.1"),
-        ("follow_up_15d", 1, "2026-06-30T10:00:00+00:00", "ICH E2A III.A.1"),
+        ("expedited_7d", 1, "2026-06-22T10:00:00+00:00", "ICH E2A III.A.1"),
+        ("follow_up_15d", 2, "2026-06-30T10:00:00+00:00", "ICH E2A III.A.1"),
     ]
     assert fatal["susar"] is False and fatal["susar_status"] == "possible"
 
@@ -80,8 +80,8 @@ def test_it_warns_and_misses_the_day_7_and_day_15_clocks_of_a_fatal_susar_in_a_d
     assert missed["severity"] == "critical"
     assert missed["message"] == (
         "SAE S01-001-AE1 (Acute kidney injury, grade 5), a possible SUSAR (expectedness not yet assessed): the "
-        "initial report (0), Expedited report of a fatal or life-threatening SUSAR (day 7) (ICH E2A III.A.1), was "
-        "due 2026-06-22 12:00 CEST and is not recorded as sent (1 h 00 min late).")
+        "report 1, Expedited report of a fatal or life-threatening SUSAR to the authority (day 7) (ICH E2A III.A.1), "
+        "was due 2026-06-22 12:00 CEST and is not recorded as sent (1 h 00 min late).")
 
 
 def test_it_warns_of_the_24_hour_report_six_hours_ahead(app, db, fatal):
@@ -110,7 +110,8 @@ def test_it_resolves_each_clock_when_its_report_is_recorded_as_sent(app, db, peo
     for at in ("2026-06-16T05:00:00", "2026-06-21T00:00:00", "2026-06-23T00:00:00"):
         run(app, db, utc(at))  # 24 h and day-7 clocks warned, then missed
     sam = people["safety_sam"]
-    reports.record(db, aid, {"kind": "initial", "recipient": "BfArM and ethics committee",
+    # a sponsor-investigator's first report goes to the authority itself: it meets the 24 h and the day-7 clocks
+    reports.record(db, aid, {"kind": "initial", "recipient": "BfArM and ethics committee", "expedited": True,
                              "sent_at": "2026-06-22T18:00"}, actor=sam, tz=ctx["tz"], now=utc("2026-06-23T00:00:00"))
     status = dict(clock_alerts(db))
     assert status == {f"sae_report_due:{aid}": "resolved", f"sae_report_missed:{aid}": "resolved",
@@ -121,10 +122,39 @@ def test_it_resolves_each_clock_when_its_report_is_recorded_as_sent(app, db, peo
     # the follow-up still runs: warned, missed, then met
     run(app, db, utc("2026-06-30T10:00:01"))
     assert dict(clock_alerts(db))[f"sae_report_missed:{aid}:follow_up_15d"] == "open"
-    reports.record(db, aid, {"kind": "follow_up", "recipient": "BfArM", "summary": "autopsy: tubular necrosis"},
-                   actor=sam, tz=ctx["tz"], now=utc("2026-07-01T08:00:00"))
+    reports.record(db, aid, {"kind": "follow_up", "recipient": "BfArM", "summary": "autopsy: tubular necrosis",
+                             "expedited": True}, actor=sam, tz=ctx["tz"], now=utc("2026-07-01T08:00:00"))
     assert {s for _, s in clock_alerts(db)} == {"resolved"}
     assert run(app, db, utc("2026-07-10T00:00:00")).counts["sae_clocks"] == 0
+
+
+def test_it_keeps_the_day_7_clock_running_after_the_sites_24_hour_report_to_the_sponsor(app, db, people, fatal,
+                                                                                      ctx):
+    """The site's report to the sponsor meets the 24 h clock only: the sponsor's expedited report to the
+    authority (ICH E2A) is still due on day 7, and its follow-up on day 15."""
+    aid = fatal["id"]
+    reports.record(db, aid, {"kind": "initial", "recipient": "Sponsor safety desk"},
+                   actor=people["investigator_ivan"], tz=ctx["tz"], now=utc("2026-06-15T16:00:00"))
+    raised = [a["key"] for a in run(app, db, utc("2026-06-20T11:00:00")).raised if a["kind"] == "sae_report_due"]
+    assert raised == [f"sae_report_due:{aid}:expedited_7d"]
+    listed = reports.series(db, aid, user=None, tz=ctx["tz"], now=utc("2026-06-20T11:00:00"))
+    assert [(r["number"], r["status"], r["due_at"]) for r in listed] == [
+        (0, "sent", "2026-06-16T10:00:00+00:00"), (1, "due", "2026-06-22T10:00:00+00:00"),
+        (2, "due", "2026-06-30T10:00:00+00:00")]
+    # a follow-up to the sponsor that is not the expedited report does not stop it either
+    reports.record(db, aid, {"kind": "follow_up", "recipient": "Sponsor safety desk", "summary": "autopsy booked"},
+                   actor=people["investigator_ivan"], tz=ctx["tz"], now=utc("2026-06-21T09:00:00"))
+    assert [a["key"] for a in run(app, db, utc("2026-06-22T10:00:01")).raised if a["kind"] == "sae_report_missed"] \
+        == [f"sae_report_missed:{aid}:expedited_7d"]
+    sent = reports.record(db, aid, {"kind": "follow_up", "recipient": "BfArM, ethics committee",
+                                    "summary": "CIOMS I to the authority", "expedited": True},
+                          actor=people["safety_sam"], tz=ctx["tz"], now=utc("2026-06-22T12:00:00"))
+    assert (sent["number"], sent["due_at"], sent["expedited"]) == (2, "2026-06-22T10:00:00+00:00", True)
+    status = dict(clock_alerts(db))
+    assert status[f"sae_report_missed:{aid}:expedited_7d"] == "resolved"
+    assert [(r["number"], r["status"]) for r in reports.series(db, aid, user=None, tz=ctx["tz"],
+                                                               now=utc("2026-06-22T12:00:00"))] == [
+        (0, "sent"), (1, "sent"), (2, "sent"), (3, "due")]  # the day-15 follow-up is next
 
 
 def test_it_gives_another_susar_one_15_day_expedited_clock(app, db, people, enrol, ctx):
@@ -133,7 +163,7 @@ def test_it_gives_another_susar_one_15_day_expedited_clock(app, db, people, enro
                                     "end_date": "", "expected": False}, actor=people["nurse_nina"], now=NOW, **ctx)
     assert ae["susar"] is True and ae["susar_status"] == "susar"
     assert [(c.name, c.number, c.due_at.isoformat()) for c in clocks.clocks(ae, ctx["tz"])] == [
-        ("initial_24h", 0, "2026-06-16T10:00:00+00:00"), ("expedited_15d", 0, "2026-06-30T10:00:00+00:00")]
+        ("initial_24h", 0, "2026-06-16T10:00:00+00:00"), ("expedited_15d", 1, "2026-06-30T10:00:00+00:00")]
 
 
 def test_it_gives_an_sae_that_is_expected_or_unrelated_only_the_24_hour_clock(db, people, enrol, ctx):

@@ -37,8 +37,10 @@ def url(ae, tail="reports"):
 def test_it_lists_the_reports_due_before_any_is_sent(api, sae):
     listed = api("safety_sam").get(url(sae)).get_json()
     assert [(r["number"], r["kind"], r["status"], r["due_at"], r["sent_at"]) for r in listed] == [
-        (0, "initial", "due", "2026-06-16T08:30:00+00:00", None)]
-    assert [c["clock"] for c in listed[0]["clocks"]] == ["initial_24h", "expedited_15d"]
+        (0, "initial", "due", "2026-06-16T08:30:00+00:00", None),
+        (1, "follow_up", "due", "2026-06-30T08:30:00+00:00", None)]
+    assert [c["clock"] for c in listed[0]["clocks"]] == ["initial_24h"]
+    assert [c["clock"] for c in listed[1]["clocks"]] == ["expedited_15d"] and listed[1]["expedited"] is True
 
 
 def test_it_records_the_initial_report_and_a_numbered_follow_up_with_what_changed(api, sae, clock):
@@ -54,14 +56,17 @@ def test_it_records_the_initial_report_and_a_numbered_follow_up_with_what_change
     amended = nina.patch(f"/api/v1/adverse-events/{sae['id']}", json={"outcome": "recovered", "end_date": "2026-06-15",
                                                                         "reason": "discharged", "version": 1})
     assert amended.status_code == 200, amended.get_json()
-    r = sam.post(url(sae), json={"kind": "follow_up", "recipient": "BfArM", "summary": "recovered, discharged"})
+    r = sam.post(url(sae), json={"kind": "follow_up", "recipient": "BfArM", "summary": "recovered, discharged",
+                                 "expedited": True})
     assert r.status_code == 201, r.get_json()
     follow = r.get_json()
-    assert (follow["number"], follow["kind"], follow["changes"], follow["ae_version"]) == (
-        1, "follow_up", ["end_date", "end_day", "outcome"], 2)
-    assert follow["due_at"] is None  # a 15-day SUSAR has no day-15 follow-up clock of its own
+    assert (follow["number"], follow["kind"], follow["changes"], follow["ae_version"], follow["expedited"]) == (
+        1, "follow_up", ["end_date", "end_day", "outcome"], 2, True)
+    assert follow["due_at"] == "2026-06-30T08:30:00+00:00"  # it met the 15-day expedited clock
     listed = sam.get(url(sae)).get_json()
     assert [(r["number"], r["status"]) for r in listed] == [(0, "sent"), (1, "sent")]
+    more = sam.post(url(sae), json={"kind": "follow_up", "recipient": "BfArM", "summary": "biopsy result"})
+    assert more.get_json()["due_at"] is None  # a 15-day SUSAR has no day-15 follow-up clock of its own
     history = [e for e in ivan.get(f"/api/v1/adverse-events/{sae['id']}/versions").get_json()]
     assert len(history) == 2
 
@@ -72,9 +77,11 @@ def test_it_carries_the_day_15_follow_up_due_date_of_a_fatal_susar(api, enrol):
         **SAE, "grade": 5, "seriousness": ["death"], "outcome": "fatal", "end_date": "2026-06-15"}).get_json()
     listed = api("safety_sam").get(url(fatal)).get_json()
     assert [(r["number"], r["kind"], r["due_at"]) for r in listed] == [
-        (0, "initial", "2026-06-16T08:30:00+00:00"), (1, "follow_up", "2026-06-30T08:30:00+00:00")]
-    assert [c["clock"] for c in listed[0]["clocks"]] == ["initial_24h", "expedited_7d"]
-    assert listed[1]["clocks"][0]["citation"] == "ICH E2A III.A.1"
+        (0, "initial", "2026-06-16T08:30:00+00:00"), (1, "follow_up", "2026-06-22T08:30:00+00:00"),
+        (2, "follow_up", "2026-06-30T08:30:00+00:00")]
+    assert [[c["clock"] for c in r["clocks"]] for r in listed] == [["initial_24h"], ["expedited_7d"],
+                                                                   ["follow_up_15d"]]
+    assert listed[2]["clocks"][0]["citation"] == "ICH E2A III.A.1"
 
 
 @pytest.mark.parametrize("body,fields", [
@@ -121,7 +128,7 @@ def test_it_audits_each_report(api, sae, db):
 def test_it_keeps_the_first_rounds_report_sent_route_as_report_0(api, sae):
     r = api("safety_sam").post(url(sae, "report-sent"), json={})
     assert r.status_code == 200 and r.get_json()["report_sent_at"] == "2026-06-15T10:00:00+00:00"
-    [report] = api("safety_sam").get(url(sae)).get_json()
+    report = api("safety_sam").get(url(sae)).get_json()[0]
     assert (report["number"], report["recipient"], report["sent_at"]) == (0, "sponsor", "2026-06-15T10:00:00+00:00")
 
 

@@ -87,7 +87,7 @@ def new(subject_id):
         if ae is None:
             flash("This form was already submitted: the AE was recorded once, here it is.", "info")
             return redirect(url_for("ae.detail", ae_id=int(first_id)))
-        flash(f"AE #{ae['seq']} {ae['term']} grade {ae['grade']} recorded for {subject_id}."
+        flash(f"{adverse_events.display_id(ae)} {ae['term']} grade {ae['grade']} recorded for {subject_id}."
               + (" SAE: the 24-hour report clock is running." if ae["serious"] else ""), "success")
         return redirect(url_for("pages.participant_detail", subject_id=subject_id) + "#timeline")
     today = local_date(now(), tz()).isoformat()
@@ -145,7 +145,7 @@ def amend(ae_id):
             # compare with, and answer 409 like the API.
             return _form_page("ae/form.html", form={**form, "reason": reason}, status=409, ae=ae, mode="amend",
                               p=None, errors={"version": e.message}, edited_version=version)
-        flash(f"AE #{new['seq']} amended: version {new['version']}.", "success")
+        flash(f"{adverse_events.display_id(new)} amended: version {new['version']}.", "success")
         return redirect(url_for("ae.detail", ae_id=ae_id))
     if ae["status"] != "active":
         flash("An AE entered in error can no longer be amended.", "error")
@@ -176,7 +176,7 @@ def sign_off(ae_id):
     if request.method == "POST":
         try:
             adverse_events.sign_off(db, ae_id, password=request.form.get("password", ""), actor=g.user, now=now())
-            flash(f"SAE #{ae['seq']} of {ae['subject_id']} signed off (review and approval).", "success")
+            flash(f"SAE {adverse_events.display_id(ae)} signed off (review and approval).", "success")
             return redirect(url_for("ae.detail", ae_id=ae_id))
         except InvalidInput as e:
             errors = e.fields
@@ -206,7 +206,7 @@ def report_sent(ae_id):
 def report_record(ae_id):
     """Record a report of the SAE's series from its page; the form's one-time token stops a double submit."""
     db = get_db()
-    data = {k: request.form.get(k, "") for k in ("kind", "sent_at", "recipient", "summary")}
+    data = {k: request.form.get(k, "") for k in ("kind", "sent_at", "recipient", "summary", "expedited")}
     try:
         made, _first = form_tokens.submit_once(
             db, request.form.get(form_tokens.FIELD, ""), user=g.user, purpose="ae.report", now=now(),

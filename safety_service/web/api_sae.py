@@ -61,7 +61,7 @@ _NDT = {"type": ["string", "null"], "format": "date-time"}
 CLOCK = {"type": "object", "properties": {
     "clock": {"type": "string"}, "number": {"type": "integer"}, "kind": {"type": "string"},
     "due_at": {"type": "string", "format": "date-time"}, "title": {"type": "string"},
-    "citation": {"type": "string"}}}
+    "citation": {"type": "string"}, "met": {"type": "boolean"}}}
 REPORT = {"type": "object", "required": ["number", "kind", "status", "due_at", "sent_at"], "properties": {
     "id": {"type": ["integer", "null"]}, "ae_id": {"type": "integer"}, "number": {"type": "integer", "minimum": 0},
     "kind": {"type": "string", "enum": ["initial", "follow_up"]}, "due_at": _NDT, "sent_at": _NDT,
@@ -69,12 +69,14 @@ REPORT = {"type": "object", "required": ["number", "kind", "status", "due_at", "
     "summary": {"type": ["string", "null"]}, "changes": {"type": "array", "items": {"type": "string"}},
     "ae_version": {"type": ["integer", "null"]}, "status": {"type": "string", "enum": ["sent", "due", "overdue"]},
     "created_at": {"type": ["string", "null"]}, "created_by": {"type": ["string", "null"]},
-    "clocks": {"type": "array", "items": CLOCK}}}
+    "expedited": {"type": "boolean"}, "clocks": {"type": "array", "items": CLOCK}}}
 REPORT_IN = {"type": "object", "required": ["kind", "recipient"], "properties": {
     "kind": {"type": "string", "enum": ["initial", "follow_up"]},
     "sent_at": {"type": "string", "format": "date-time", "description": "default now; local time without offset"},
     "recipient": {"type": "string", "minLength": 1, "maxLength": 200, "example": "Sponsor safety desk"},
-    "summary": {"type": "string", "maxLength": 4000, "description": "required for a follow-up: what is new"}}}
+    "summary": {"type": "string", "maxLength": 4000, "description": "required for a follow-up: what is new"},
+    "expedited": {"type": "boolean", "description": "the sponsor's expedited report to the competent authority "
+                                                    "and ethics committee (ICH E2A); meets a SUSAR's 7/15-day clock"}}}
 _ID = path_param("ae_id")
 add_paths({
     "/adverse-events/{ae_id}/reports": {

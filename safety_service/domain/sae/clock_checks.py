@@ -34,10 +34,10 @@ def _candidates(db: Database) -> list[dict]:
     return [adverse_events._to_dict(r) for r in found]
 
 
-def _sent_numbers(db: Database) -> dict[int, set[int]]:
-    out: dict[int, set[int]] = {}
-    for r in db.query("SELECT ae_id, number FROM sae_reports"):
-        out.setdefault(r["ae_id"], set()).add(r["number"])
+def _sent(db: Database) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for r in db.query("SELECT ae_id, number, expedited FROM sae_reports ORDER BY ae_id, number"):
+        out.setdefault(r["ae_id"], []).append(r)
     return out
 
 
@@ -45,17 +45,17 @@ def raise_report_clocks(db: Database, tz: str, now: datetime, warning_hours: flo
     """Warn when a report is due within its warning time, alert again (critical) once it is missed; resolve the
     alerts of clocks that no longer run. Returns the alerts raised now."""
     zone = ZoneInfo(tz)
-    sent = _sent_numbers(db)
+    sent = _sent(db)
     raised, live_keys = [], set()
     for ae in _candidates(db):
         what = f"SAE {adverse_events.display_id(ae)} ({ae['term']}, grade {ae['grade']})"
         if susar.status(ae) == "possible":
             what += ", a possible SUSAR (expectedness not yet assessed)"
-        for c in clocks.pending(ae, sent.get(ae["id"], set()), zone):
+        for c in clocks.pending(ae, sent.get(ae["id"], []), zone):
             due_key, missed_key = clocks.alert_keys(ae["id"], c)
             live_keys.update((due_key, missed_key))
             shown = c.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-            report = "initial report (0)" if c.number == 0 else f"follow-up report {c.number}"
+            report = "initial report (0)" if c.number == 0 else f"report {c.number}"
             common = dict(subject_id=ae["subject_id"], site=ae["site"], rule=c.name, ref_entity="adverse_event",
                           ref_id=ae["id"], now=now)
             # At the due instant the report is not yet late: "within 24 hours" includes the 24th hour's end.

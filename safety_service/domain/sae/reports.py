@@ -41,11 +41,12 @@ def series(db: Database, ae_id: int, *, user: dict | None, tz: str, now: datetim
     Raises NotFound (no AE the user may see).
     """
     ae = adverse_events.get(db, ae_id, user=user)
+    done = sent(db, ae["id"])
     by_number: dict[int, list[clocks.Clock]] = {}
-    for c in clocks.clocks(ae, tz):
+    for c in clocks.clocks(ae, tz, done):
         by_number.setdefault(c.number, []).append(c)
     out = []
-    for r in sent(db, ae["id"]):
+    for r in done:
         out.append({**_public(r), "status": "sent",
                     "clocks": [c.as_dict() for c in by_number.pop(r["number"], [])]})
     for number in sorted(by_number):
@@ -53,6 +54,7 @@ def series(db: Database, ae_id: int, *, user: dict | None, tz: str, now: datetim
         out.append({"id": None, "ae_id": ae["id"], "number": number,
                     "kind": "initial" if number == 0 else "follow_up", "due_at": iso(due), "sent_at": None,
                     "sent_by": None, "recipient": None, "summary": None, "changes": [], "ae_version": None,
+                    "expedited": any(c.name != "initial_24h" for c in by_number[number]),
                     "status": "overdue" if to_utc(now) > due else "due",
                     "clocks": [c.as_dict() for c in by_number[number]]})
     return out
@@ -61,7 +63,7 @@ def series(db: Database, ae_id: int, *, user: dict | None, tz: str, now: datetim
 def _public(r: dict) -> dict:
     keys = ("id", "ae_id", "number", "kind", "due_at", "sent_at", "sent_by", "recipient", "summary", "changes",
             "ae_version", "created_at", "created_by")
-    return {k: r.get(k) for k in keys}
+    return {**{k: r.get(k) for k in keys}, "expedited": bool(r.get("expedited"))}
 
 
 def latest_number(db: Database, ae_id: int) -> int | None:
@@ -91,12 +93,13 @@ def _sent_at(value, *, tz: str, now: datetime) -> datetime:
 
 def record(db: Database, ae_id: int, data: dict, *, actor: dict, tz: str, now: datetime) -> dict:
     """Record a report of the series as sent: ``kind`` (initial/follow_up), ``sent_at`` (default now; local time
-    without an offset), ``recipient``, ``summary`` (required for a follow-up: what is new).
+    without an offset), ``recipient``, ``summary`` (required for a follow-up: what is new), ``expedited`` (true:
+    the sponsor's expedited report to the competent authority and ethics committee, ICH E2A III.A).
 
     Raises InvalidInput naming every bad field, NotFound, Conflict (not serious, entered in error, the initial
     report already recorded). Returns the report as ``series`` lists it.
     """
-    allowed = {"kind", "sent_at", "recipient", "summary"}
+    allowed = {"kind", "sent_at", "recipient", "summary", "expedited"}
     errors = {k: "unknown field" for k in data if k not in allowed}
     kind = str(data.get("kind") or "").strip()
     if kind not in KINDS:
@@ -117,6 +120,11 @@ def record(db: Database, ae_id: int, data: dict, *, actor: dict, tz: str, now: d
         errors["summary"] = f"at most {SUMMARY_MAX} characters"
     if kind == "follow_up" and not summary and "summary" not in errors:
         errors["summary"] = "required for a follow-up: say what is new"
+    flag = data.get("expedited", False)
+    if isinstance(flag, str) and flag.strip().lower() in ("true", "on", "1", "yes", "false", "off", "0", "no", ""):
+        flag = flag.strip().lower() in ("true", "on", "1", "yes")
+    if not isinstance(flag, bool):
+        errors["expedited"], flag = "must be true or false", False
     try:
         when = _sent_at(data.get("sent_at"), tz=tz, now=now)
     except (ValueError, TypeError):
@@ -142,13 +150,14 @@ def record(db: Database, ae_id: int, data: dict, *, actor: dict, tz: str, now: d
                 errors["sent_at"] = f"is before report {reports[-1]['number']} was sent"
         require(errors)
         number = 0 if kind == "initial" else reports[-1]["number"] + 1
-        due = clocks.due_at_for(ae, number, tz)
+        meets = clocks.met_by(ae, reports, {"number": number, "expedited": flag}, tz)
+        due = min((c.due_at for c in meets), default=None)
         changed = _changed_since(db, ae, reports[-1] if reports else None)
         report_id = db["sae_reports"].insert({
             "ae_id": ae["id"], "number": number, "kind": kind, "due_at": iso(due) if due else None,
             "sent_at": iso(when), "sent_by": actor["email"], "recipient": recipient, "summary": summary,
-            "changes": json.dumps(changed), "ae_version": ae["version"], "created_at": iso(now),
-            "created_by": actor["email"]}).last_pk
+            "changes": json.dumps(changed), "ae_version": ae["version"], "expedited": int(flag),
+            "created_at": iso(now), "created_by": actor["email"]}).last_pk
         if number == 0:
             # The first round's columns stay true for every reader of the AE (pages, exports, the index).
             db["adverse_events"].update(ae["id"], {"report_sent_at": iso(when), "report_sent_by": actor["email"]})
@@ -157,18 +166,18 @@ def record(db: Database, ae_id: int, data: dict, *, actor: dict, tz: str, now: d
         changes = {"sae_report_number": (None, number), "sae_report_kind": (None, kind),
                    "sae_report_sent_at": (None, iso(when)), "sae_report_recipient": (None, recipient),
                    "sae_report_due_at": (None, iso(due) if due else None),
-                   "sae_report_changes": (None, changed or None)}
+                   "sae_report_changes": (None, changed or None), "sae_report_expedited": (None, flag)}
         if number == 0:
             changes["report_sent_at"] = (None, iso(when))
         audit.record(db, actor=actor["email"], action="sae_report_sent", entity=adverse_events.ENTITY,
                      entity_id=ae["id"], at=now, reason=summary, changes=changes)
-        _resolve_met(db, ae, number, actor=actor, now=now, tz=tz)
+        _resolve_met(db, ae, number, meets, actor=actor, now=now)
     return next(r for r in series(db, ae["id"], user=actor, tz=tz, now=now) if r["id"] == report_id)
 
 
-def _resolve_met(db: Database, ae: dict, number: int, *, actor: dict, now: datetime, tz: str) -> None:
+def _resolve_met(db: Database, ae: dict, number: int, meets: list, *, actor: dict, now: datetime) -> None:
     """Resolve the warning and missed alerts of the clocks report ``number`` meets."""
-    keys = [k for c in clocks.clocks(ae, tz) if c.number == number for k in clocks.alert_keys(ae["id"], c)]
+    keys = [k for c in meets for k in clocks.alert_keys(ae["id"], c)]
     if not keys:
         return
     marks = ",".join("?" * len(keys))
