@@ -146,7 +146,7 @@ def test_it_mails_an_sae_at_once_to_the_sites_investigator_and_the_safety_office
     assert {m["alert_id"] for m in queued} == {sae_alert["id"]}
     assert all(m["created_at"] == sae_alert["raised_at"] for m in queued)
     assert queued[0]["subject"] == "[NCT07396155] CRITICAL: Serious adverse event · S01-001"
-    assert f"AE #{ae['seq']}" in queued[0]["body_text"]
+    assert f"S01-001-AE{ae['seq']}: " in queued[0]["body_text"]  # the AE's one name (issue 16)
 
 
 def test_it_rolls_the_mail_back_with_an_alert_whose_transaction_fails(db, people):

@@ -139,7 +139,7 @@ def test_it_lands_a_double_submitted_form_on_the_first_ae(web, s01, db):
     [ae] = rows(db, "SELECT id FROM adverse_events")
     assert second.headers["Location"].endswith(f"/ae/{ae['id']}")
     landed = nina.get(second.headers["Location"]).get_data(as_text=True)
-    assert "already submitted" in landed and "AE #1" in landed
+    assert "already submitted" in landed and "S01-001-AE1" in landed
     assert count(db) == 1
 
 

@@ -233,7 +233,7 @@ def _raise_alerts(db: Database, ae: dict, before: dict | None, *, actor: str, tz
     Protocol: an SAE or a severe AE is seen by the safety officer at once, not at the next review.
     """
     raised = [susar.follow(db, ae, now, actor=actor)]
-    label = f"{ae['subject_id']} AE #{ae['seq']}: {ae['term']} grade {ae['grade']}"
+    label = f"{display_id(ae)}: {ae['term']} grade {ae['grade']}"
     if ae["serious"] and not (before and before["serious"]):
         due = f"; report to the sponsor due {_local(ae['report_due_at'], tz)}" if ae["report_due_at"] else ""
         settled = susar.label(ae)
