@@ -195,3 +195,21 @@ def test_it_raises_each_alert_once_when_two_safety_checks_run_at_the_same_time(a
     printed = [line.split()[2].rstrip(":") for out, _ in outputs for line in out.splitlines() if line.startswith("  [")]
     assert sorted(printed) == expected  # each alert reported by the one process that raised it
     assert raised_in_audit(db) == len(expected) == 60
+
+
+def test_it_finds_overdue_visits_set_based_exactly_as_the_schedule_does_day_by_day(app, db, enrol, people):
+    """Issue 18: one query picks the participants with a visit to alert; the alerts are the schedule's, whatever
+    the hour of the injection (23:30 UTC is already the next day in Berlin) and the visits recorded."""
+    rb, tz = app.extensions["rulebook"], app.config["TIMEZONE"]
+    for n, at in enumerate(("2026-01-12T22:59:00+00:00", "2026-01-12T23:00:00+00:00", "2026-01-13T00:30:00+00:00",
+                            "2026-01-13T12:00:00+00:00", "2026-05-31T22:30:00+00:00"), 1):
+        enrol(f"S01-{n:03d}", injection_at=at)
+    participants.record_visit(db, "S01-002", "M1", "2026-02-12", study=rb.study, tz=tz, actor=people["nurse_nina"],
+                              now=utc("2026-02-12T12:00:00"))
+    day, cumulative = utc("2026-01-20T07:00:00"), set()
+    while day < utc("2027-08-01T00:00:00"):
+        cumulative |= {f"overdue:{v.subject_id}:{v.visit}" for v in checks.overdue_visits(db, rb.study, tz, day)}
+        checks.raise_overdue_visits(db, rb.study, tz, day)
+        assert {r["key"] for r in rows(db, "SELECT key FROM alerts WHERE kind = 'visit_overdue'")} == cumulative, day
+        day += timedelta(hours=11)
+    assert len(cumulative) == 5 * 5 - 1  # every visit of every participant but S01-002's Month 1

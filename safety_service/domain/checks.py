@@ -11,6 +11,7 @@ A status shown to users is derived here from stored dates and ``now``; nothing i
 """
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -94,15 +95,47 @@ def visits_opening_soon(db: Database, study: Study, tz: str, now: datetime, site
     return sorted(soon, key=lambda v: (v.window_start, v.subject_id))
 
 
-def _known_keys(db: Database, kind: str) -> set[str]:
-    # A shortcut past INSERT OR IGNORE for alerts raised on earlier runs; the UNIQUE key stays the real guard.
-    return {r["key"] for r in db.query("SELECT key FROM alerts WHERE kind = ?", [kind])}
+def _overdue_candidates(db: Database, study: Study, today: date) -> list[dict]:
+    """Active participants with a visit that may be past its window, not recorded and not yet alerted: one query.
+
+    The window's end is a local date; the injection's UTC date is at most a day from its local one, so a window
+    ending a day later than the UTC reckoning is the widest it can be (no participant is missed; the schedule below
+    decides exactly). Already alerted visits drop out on the alerts' UNIQUE key: a steady run finds none.
+    """
+    if not study.visits:
+        return []
+    pairs = ", ".join("(?, ?)" for _ in study.visits)
+    params: list = [x for v in study.visits for x in (v.code, v.day + v.window_after - 1)]
+    return rows(db, f"WITH due (visit, last_day) AS (VALUES {pairs}) "
+                    "SELECT * FROM participants p WHERE p.status = 'active' AND p.injection_at IS NOT NULL AND EXISTS ("
+                    " SELECT 1 FROM due WHERE date(p.injection_at, '+' || due.last_day || ' days') < ?"
+                    " AND NOT EXISTS (SELECT 1 FROM visits x WHERE x.participant_id = p.id AND x.visit = due.visit)"
+                    " AND NOT EXISTS (SELECT 1 FROM alerts a"
+                    "  WHERE a.key = 'overdue:' || p.subject_id || ':' || due.visit)"
+                    ") ORDER BY p.subject_id", [*params, today.isoformat()])
 
 
 def raise_overdue_visits(db: Database, study: Study, tz: str, now: datetime) -> list[dict]:
-    """One alert per participant and visit whose window closed without a visit. Returns the alerts raised now."""
-    known, raised = _known_keys(db, OVERDUE_KIND), []
-    for v in overdue_visits(db, study, tz, now):
+    """One alert per participant and visit whose window closed without a visit. Returns the alerts raised now.
+
+    Set-based (issue 18): one query finds the participants that may have a visit to alert; only their schedules
+    are computed (the same ``schedule`` as every page), so a run with nothing new costs one query.
+    """
+    today, raised = local_date(now, tz), []
+    found = []
+    for p in _overdue_candidates(db, study, today):
+        injected = local_date(parse_datetime(p["injection_at"]), tz)
+        done = {r["visit"]: date.fromisoformat(r["visit_date"])
+                for r in db.query("SELECT visit, visit_date FROM visits WHERE participant_id = ?", [p["id"]])}
+        for v in schedule(study, injected, done, today):
+            if v.status in ("overdue", "missed"):
+                found.append(VisitRow(p["subject_id"], p["site"], v.visit, v.label, v.due_on, v.window_start,
+                                      v.window_end, v.status, today))
+    # A shortcut past INSERT OR IGNORE for alerts raised on earlier runs; the UNIQUE key stays the real guard.
+    subjects = json.dumps(sorted({v.subject_id for v in found}))
+    known = {r["key"] for r in db.query("SELECT key FROM alerts WHERE kind = ? AND subject_id IN "
+                                        "(SELECT value FROM json_each(?))", [OVERDUE_KIND, subjects])}
+    for v in found:
         key = f"overdue:{v.subject_id}:{v.visit}"
         if key in known:
             continue
