@@ -43,7 +43,7 @@ class Dashboard:
 def build(db: Database, user: dict | None, *, study: Study, tz: str, now: datetime) -> Dashboard:
     """Everything the dashboard shows, as of ``now``, within the user's site scope."""
     people = participants.list_for(db, user)
-    schedules = {p["subject_id"]: participants.participant_schedule(db, p, study, tz, now) for p in people}
+    schedules = sources.cohort_schedules(db, people, study, tz, now)
     egfr, aes = sources.cohort_egfr(db, people, user), sources.adverse_events(db, user)
     overdue = cohort.overdue_visits(schedules)
     missed = sum(1 for sched in schedules.values() for s in sched if s.status == "missed")
