@@ -1,6 +1,8 @@
 """`safety check` over 10,000 participants against one SQL scan of the same tables: the ratio.
 
-Plain script: `python benchmarks/bench_check.py [--participants 10000]`. Writes benchmarks/results/check.json.
+Plain script: `python benchmarks/bench_check.py [--participants 1000,10000] [--no-cli]`. Writes
+benchmarks/results/check.json: the figures at each size (the study grows from one to the next) and the growth of
+the steady state's cost per participant (linear in the cohort: about 1x).
 
 The study is built through the domain functions (participants, visits, labs, AEs, with their audit trail), in
 chunks of one transaction each so building it takes a minute, not an hour. The rules folder is a copy with
@@ -54,17 +56,19 @@ def bench_rules(target: Path) -> Path:
     return target
 
 
-def build(app, n: int, rng: random.Random) -> dict:
-    """n participants with visits, labs and AEs, through the domain functions; returns the counts."""
+def build(app, n: int, rng: random.Random, first: int = 0, made: dict | None = None) -> dict:
+    """Participants ``first`` to ``n`` - 1 with visits, labs and AEs, through the domain functions; returns the
+    counts (added to ``made``: the study grows from one measured size to the next)."""
     rb, tz = app.extensions["rulebook"], app.config["TIMEZONE"]
     db = connect(app.config["DATABASE"])
-    nurses = {s: users.create(db, email=f"nurse.{s.lower()}@bench.example", role="nurse", site=s,
+    nurses = {s: users.by_email(db, f"nurse.{s.lower()}@bench.example")
+              or users.create(db, email=f"nurse.{s.lower()}@bench.example", role="nurse", site=s,
                               password="bench-password-1", now=NOW - timedelta(days=500)) for s in SITES}
-    made = {"participants": 0, "visits": 0, "labs": 0, "adverse_events": 0}
+    made = made or {"participants": 0, "visits": 0, "labs": 0, "adverse_events": 0}
     # Set-up only, not measured: no fsync while building (the checks below run on ordinary connections).
     db.execute("PRAGMA synchronous = OFF")
     started = time.perf_counter()
-    for start in range(0, n, CHUNK):
+    for start in range(first, n, CHUNK):
         with atomic(db):
             for i in range(start, min(n, start + CHUNK)):
                 site = SITES[i % len(SITES)]
@@ -130,25 +134,14 @@ def scan(db_path: str) -> float:
     return elapsed
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--participants", type=int, default=10_000)
-    args = ap.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-check-"))
-    rules_dir = bench_rules(workdir / "rules")
-    config = {"DATABASE": str(workdir / "safety.db"), "RULES_DIR": str(rules_dir), "SECRET_KEY": "bench",
-              "INSTANCE_PATH": str(workdir / "instance"), "SCHEDULER_ENABLED": False, "CLOCK": FixedClock(NOW)}
-    app = create_app(config)
-    t0 = time.perf_counter()
-    made = build(app, args.participants, random.Random(20270301))
-    build_s = time.perf_counter() - t0
-
+def measure(app, config: dict, rules_dir: Path, made: dict, build_s: float, cli: bool) -> dict:
+    """Every figure at the study's current size: the scan, the first and steady runs, per job, the command."""
     scan_s = min(scan(config["DATABASE"]) for _ in range(3))
     t0 = time.perf_counter()
     first = check_once(app, NOW)
     first_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    again = check_once(app, NOW)
+    check_once(app, NOW)
     again_s = time.perf_counter() - t0
     per_job = {}
     db = connect(config["DATABASE"])
@@ -156,42 +149,73 @@ def main() -> None:
         if job.id in CHECK_JOB_IDS:
             t0 = time.perf_counter()
             job.func(db, app.extensions["rulebook"], app.config, NOW)
-            per_job[job.id] = round(time.perf_counter() - t0, 2)
+            per_job[job.id] = round(time.perf_counter() - t0, 3)
     db.conn.close()
-    env = {**os.environ, "SAFETY_DATABASE": config["DATABASE"], "SAFETY_RULES_DIR": str(rules_dir),
-           "SAFETY_SECRET_KEY": "bench", "SAFETY_INSTANCE_PATH": config["INSTANCE_PATH"]}
-    t0 = time.perf_counter()
-    cli = subprocess.run([str(Path(sys.executable).with_name("safety")), "check", "--now", NOW.isoformat()],
-                         env=env, capture_output=True, text=True, timeout=1800)
-    cli_s = time.perf_counter() - t0
-    if cli.returncode != 0:
-        raise SystemExit(f"safety check failed: {cli.stderr[-2000:]}")
     raised = int(re.search(r"(\d+) alerts? raised", first[0]).group(1))
-
     figures = {
-        "participants": made["participants"], "visits": made["visits"], "labs": made["labs"],
-        "adverse_events": made["adverse_events"], "build_s": round(build_s, 1),
-        "sql_scan_s": round(scan_s, 4),
+        **made, "build_s": round(build_s, 1), "sql_scan_s": round(scan_s, 4),
         "check_first_run_s": round(first_s, 2), "alerts_raised_first_run": raised,
-        "check_steady_state_s": round(again_s, 2),
-        "safety_check_cli_s": round(cli_s, 2),
-        "steady_state_s_per_job": per_job,
+        "check_steady_state_s": round(again_s, 3), "steady_state_s_per_job": per_job,
         "ratio_first_run_vs_scan": round(first_s / scan_s, 1),
-        "ratio_steady_state_vs_scan": round(again_s / scan_s, 1),
-        "ratio_cli_vs_scan": round(cli_s / scan_s, 1),
-        "ms_per_participant_steady_state": round(again_s / made["participants"] * 1000, 3),
-        "python": platform.python_version(), "machine": platform.machine(),
+        "ratio_steady_state_vs_scan": round(again_s / scan_s, 2),
+        "ms_per_participant_steady_state": round(again_s / made["participants"] * 1000, 4),
+        "load_average": os.getloadavg()[0],
     }
+    if cli:
+        env = {**os.environ, "SAFETY_DATABASE": config["DATABASE"], "SAFETY_RULES_DIR": str(rules_dir),
+               "SAFETY_SECRET_KEY": "bench", "SAFETY_INSTANCE_PATH": config["INSTANCE_PATH"]}
+        t0 = time.perf_counter()
+        done = subprocess.run([str(Path(sys.executable).with_name("safety")), "check", "--now", NOW.isoformat()],
+                              env=env, capture_output=True, text=True, timeout=1800)
+        cli_s = time.perf_counter() - t0
+        if done.returncode != 0:
+            raise SystemExit(f"safety check failed: {done.stderr[-2000:]}")
+        figures.update(safety_check_cli_s=round(cli_s, 2), ratio_cli_vs_scan=round(cli_s / scan_s, 1))
+    n = made["participants"]
+    print(f"study: {n} participants, {made['visits']} visits, {made['labs']} labs, "
+          f"{made['adverse_events']} AEs (built in {build_s:.0f} s); load average {figures['load_average']:.2f}")
+    print(f"  one SQL scan of {', '.join(TABLES)}: {scan_s * 1000:.1f} ms")
+    print(f"  every check, first run ({raised} alerts raised): {first_s:.2f} s  ratio "
+          f"{figures['ratio_first_run_vs_scan']}x")
+    print(f"  every check, steady state (nothing new):       {again_s:.3f} s  ratio "
+          f"{figures['ratio_steady_state_vs_scan']}x (target under 5x)  {figures['ms_per_participant_steady_state']} "
+          "ms per participant")
+    if cli:
+        print(f"  `safety check` command (with start-up):         {figures['safety_check_cli_s']:.2f} s  ratio "
+              f"{figures['ratio_cli_vs_scan']}x")
+    print("  steady state by job: " + ", ".join(f"{k} {v} s" for k, v in per_job.items()), flush=True)
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--participants", default="1000,10000",
+                    help="study sizes, smallest first (the study grows from one to the next): e.g. 1000,10000")
+    ap.add_argument("--no-cli", action="store_true", help="skip the `safety check` command's run")
+    args = ap.parse_args()
+    sizes = sorted(int(x) for x in str(args.participants).split(","))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-check-"))
+    rules_dir = bench_rules(workdir / "rules")
+    config = {"DATABASE": str(workdir / "safety.db"), "RULES_DIR": str(rules_dir), "SECRET_KEY": "bench",
+              "INSTANCE_PATH": str(workdir / "instance"), "SCHEDULER_ENABLED": False, "CLOCK": FixedClock(NOW)}
+    app = create_app(config)
+    rng, made, built, build_s, at = random.Random(20270301), None, 0, 0.0, {}
+    for n in sizes:
+        t0 = time.perf_counter()
+        made = build(app, n, rng, first=built, made=made)
+        build_s, built = build_s + time.perf_counter() - t0, n
+        at[n] = measure(app, config, rules_dir, dict(made), build_s, cli=not args.no_cli)
+    # The largest size's figures at the top (run_all's targets read them), every size under "sizes".
+    figures = {**at[sizes[-1]], "sizes": at, "python": platform.python_version(), "machine": platform.machine()}
+    if len(sizes) > 1:  # linear: the steady state's cost per participant stays flat as the cohort grows
+        small, large = at[sizes[0]], at[sizes[-1]]
+        figures["growth_per_participant_cost"] = round(
+            large["ms_per_participant_steady_state"] / small["ms_per_participant_steady_state"], 2)
+        print(f"steady state per participant, {sizes[-1]} vs {sizes[0]}: {figures['growth_per_participant_cost']}x "
+              "(linear: about 1x or less)")
     out = ROOT / "benchmarks" / "results" / "check.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"study: {made['participants']} participants, {made['visits']} visits, {made['labs']} labs, "
-          f"{made['adverse_events']} AEs (built in {build_s:.0f} s)")
-    print(f"one SQL scan of {', '.join(TABLES)}: {scan_s * 1000:.1f} ms")
-    print(f"every check, first run ({raised} alerts raised): {first_s:.2f} s  ratio {figures['ratio_first_run_vs_scan']}x")
-    print(f"every check, steady state (nothing new):       {again_s:.2f} s  ratio {figures['ratio_steady_state_vs_scan']}x")
-    print(f"`safety check` command (with start-up):         {cli_s:.2f} s  ratio {figures['ratio_cli_vs_scan']}x")
-    print("steady state by job: " + ", ".join(f"{k} {v} s" for k, v in per_job.items()))
     print(f"wrote {out.relative_to(ROOT)}")
 
 

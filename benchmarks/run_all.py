@@ -22,7 +22,7 @@ RESULTS = HERE / "results"
 # name -> (script, arguments for --quick). Default sizes are the ones the issues ask for.
 BENCHMARKS = {
     "http": ("bench_http.py", ["--seconds", "5", "--creates", "50"]),
-    "check": ("bench_check.py", ["--participants", "300"]),
+    "check": ("bench_check.py", ["--participants", "300,600"]),
     "rules": ("bench_rules.py", ["--participants", "500"]),
     "exports": ("bench_exports.py", []),
     "odm": ("bench_odm.py", ["2000"]),  # CDISC ODM 1.3.2 export vs sqlite3 dump (issue 14)
@@ -52,6 +52,8 @@ TARGETS = [
     ("http", "load_pages_p99_max_ms", "<", 300, "worst other route p99, 8 clients (ms)"),
     ("ae", "serious_save_growth_ratio", "<=", 1.5, "serious AE save, 10,000 vs 20 AEs (x)"),
     ("check", "ratio_steady_state_vs_scan", "<", 5, "`safety check` steady state vs one SQL scan (x)"),
+    ("check", "growth_per_participant_cost", "<", 1.5,
+     "`safety check` steady state per participant, largest vs smallest cohort (x; linear about 1)"),
     ("exports", "csv_vs_dump", "<", 2, "CSV of 100,000 AEs vs sqlite3 dump (x)"),
     ("exports", "xpt_vs_dump", "<", 2, "XPT of 100,000 AEs vs sqlite3 dump (x)"),
     ("odm", "odm_vs_dump", "<", 2, "ODM 1.3.2 of 100,000 AEs vs sqlite3 dump (x)"),
