@@ -118,10 +118,15 @@ def main() -> None:
         "dashboard_bytes": sizes["/dashboard"],
         "python": platform.python_version(), "machine": platform.machine(),
     }
+    print(f"cohort: {args.participants} participants, rows {counts}, demo loaded in {results['demo_load_s']} s",
+          flush=True)
+    shown = ("dashboard_page", "dashboard_build", "participant_page", "home_page")
+    for key in shown:  # printed before the signal pages run, so these figures survive a failure there
+        f = results[key]
+        print(f"{key:17} median {f['median_ms']:8.1f} ms   min {f['min_ms']:8.1f}   max {f['max_ms']:8.1f}"
+              f"   ({args.repeat} runs)", flush=True)
     results.update(signal_pages(args.signals_participants, args.repeat))
-    print(f"cohort: {args.participants} participants, rows {counts}, demo loaded in {results['demo_load_s']} s")
-    for key in ("dashboard_page", "dashboard_build", "participant_page", "home_page", "signals_page",
-                "signals_change_page", "signals_dsmb_page"):
+    for key in ("signals_page", "signals_change_page", "signals_dsmb_page"):
         f = results[key]
         print(f"{key:17} median {f['median_ms']:8.1f} ms   min {f['min_ms']:8.1f}   max {f['max_ms']:8.1f}"
               f"   ({args.repeat} runs)")
