@@ -50,7 +50,7 @@ def bench_rules(target: Path) -> Path:
     text = study.read_text()
     text = re.sub(r"subject_id_pattern = .*", "subject_id_pattern = '^S\\\\d{2}-\\\\d{4}$'", text, count=1)
     known = set(re.findall(r'code = "(S\d\d)"', text))
-    extra = "".join(f'\n[[sites]]\ncode = "{s}"\nname = "Benchmark site {s}"\n' for s in SITES if s not in known)
+    extra = "".join(f'\n[[sites]]\ncode = "{s}"\nname = "Benchmark site {s}"\ncountry = "DEU"\ncountry_name = "Germany"\n' for s in SITES if s not in known)
     first_visit = text.index("[[visits]]")
     study.write_text(text[:first_visit] + extra.lstrip("\n") + "\n" + text[first_visit:])
     return target

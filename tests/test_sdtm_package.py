@@ -423,13 +423,14 @@ def test_it_offers_the_package_on_the_exports_page(app, db, trial, web):
 
 def test_it_takes_country_from_the_sites_in_the_study_rules(app, db, trial):
     rb = app.extensions["rulebook"]
-    study = rb.study.model_copy(update={"sites": [s.model_copy(update={"country": "DEU"}) if s.code == "S01" else s
+    # every site names its country (the rules file requires it: DM COUNTRY is Required, SDTMIG 3.4)
+    study = rb.study.model_copy(update={"sites": [s.model_copy(update={"country": "IDN"}) if s.code == "S02" else s
                                                   for s in rb.study.sites]})
     pkg = package.make_package(domains.read(db, None), study=study, tz=app.config["TIMEZONE"], meta=meta(),
                                catalogue=rb.ctcae)
     dm = frames(pkg)["DM"]
-    assert dict(zip(dm["SUBJID"], dm["COUNTRY"])) == {"S01-001": "DEU", "S01-002": "DEU", "S02-001": "",
-                                                      "S02-002": ""}
+    assert dict(zip(dm["SUBJID"], dm["COUNTRY"])) == {"S01-001": "DEU", "S01-002": "DEU", "S02-001": "IDN",
+                                                      "S02-002": "IDN"}
 
 
 def test_it_knows_each_meddra_soc_code_as_ctcae_publishes_it():

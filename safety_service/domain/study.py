@@ -14,7 +14,9 @@ from ..rulefiles import StrictModel, load_toml
 class Site(StrictModel):
     code: str = Field(min_length=1, max_length=20)
     name: str
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")  # ISO 3166-1 alpha-3: SDTM DM COUNTRY
+    # Where the site is: the code for SDTM DM COUNTRY (ISO 3166-1 alpha-3, SDTMIG 3.4), the name for CIOMS I 1a.
+    country: str = Field(pattern=r"^[A-Z]{3}$")
+    country_name: str = Field(min_length=1)
 
 
 class VisitDef(StrictModel):

@@ -200,7 +200,7 @@ def gather(db: Database, ae_id: int, number: int | None, *, user: dict | None, r
         mfr_control_no=f"{adverse_events.display_id(ae)}/{report['number']}",
         report_number=report["number"],
         patient=f"{study.study_id} / {ae['subject_id']}",
-        country=rules.countries.get(ae["site"], "UNK"),
+        country=next(s.country_name for s in study.sites if s.code == ae["site"]),
         birth_date=day_month_year(birth),
         age=str(_age(birth, onset)),
         sex={"F": "F", "M": "M"}.get(p["sex"], "UNK"),

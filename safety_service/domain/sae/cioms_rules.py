@@ -1,4 +1,5 @@
-"""rules/cioms.toml: the fixed parts of the CIOMS I form (suspect product, sponsor, each site's country)."""
+"""rules/cioms.toml: the fixed parts of the CIOMS I form (suspect product, sponsor); each site's country is in
+rules/study.toml, the one place SDTM and CIOMS read it from.."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,7 +23,6 @@ class Sponsor(StrictModel):
 class CiomsRules(StrictModel):
     product: Product
     sponsor: Sponsor
-    countries: dict[str, str]
 
 
 def load_cioms_rules(path: Path) -> CiomsRules:

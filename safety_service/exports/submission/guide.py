@@ -43,8 +43,8 @@ CHOICES = (
     ("Left out", "Records entered in error (AEs, lab results, con-meds, history) are never tabulated; define.xml "
                  "counts them per dataset. Text is ASCII (accents dropped, symbols spelt out) and at most 200 bytes; "
                  "a longer AE term continues in SUPPAE (AETERM1...)."),
-    ("Country and race", "COUNTRY comes from rules/study.toml (sites' ISO 3166-1 alpha-3 code) and is null for a "
-                         "site that names none; RACE is not collected by the safety service and is null."),
+    ("Country and race", "COUNTRY comes from rules/study.toml (each site's ISO 3166-1 alpha-3 code, required there, "
+                         "the same place CIOMS I field 1a reads); RACE is not collected by the safety service and is null."),
 )
 
 

@@ -63,7 +63,7 @@ def _files(datasets: Sequence[Dataset], built: Built, meta: ExportMeta, title: s
 
 def countries(study: Study) -> dict[str, str]:
     """Site -> ISO 3166-1 alpha-3 country, where rules/study.toml names one."""
-    return {s.code: getattr(s, "country", None) or "" for s in study.sites}
+    return {s.code: s.country for s in study.sites}
 
 
 def make_package(snap: Snapshot, *, study: Study, tz: str, meta: ExportMeta, catalogue=None) -> Package:
