@@ -5,7 +5,7 @@ import io
 
 from pypdf import PdfReader
 
-from safety_service.exports.pdf import FONT, font_paths
+from safety_service.exports.pdf_document import FONT, font_paths
 from safety_service.reports import pdf_layout
 from fpdf import FPDF
 

@@ -5,7 +5,6 @@ import io
 import re
 from typing import Sequence
 
-import xlsxwriter
 
 from .columns import AE_COLUMNS, Column, Table, ae_table, columns_table, typed
 from .meta import ExportError, ExportMeta
@@ -31,6 +30,8 @@ def write_workbook(tables: Sequence[Table], meta: ExportMeta, describe: Sequence
     Raises ExportError when a text is longer than Excel can hold (rather than truncating it).
     """
     buf = io.BytesIO()
+    import xlsxwriter  # imported when a workbook is written, not at start-up
+
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
                                    "strings_to_urls": False, "strings_to_numbers": False})
     # Fixed document properties: the only moving part is the export time we are given.

@@ -11,7 +11,7 @@ from fpdf import FPDF
 
 from ..clock import parse_datetime
 from ..domain.sae.cioms import CiomsForm, gather
-from ..exports.pdf import FONT, font_paths
+from ..exports.pdf_document import FONT, font_paths
 
 CHECKED, UNCHECKED = "\u2612", "\u2610"
 W = 190.0          # printable width (A4 portrait, 10 mm margins)

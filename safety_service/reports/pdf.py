@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ..exports.columns import Column, Table
 from ..exports.meta import ExportMeta
-from ..exports.pdf import FONT, ListingPDF
+from ..exports.pdf_document import FONT, ListingPDF
 from . import pdf_layout
 
 
