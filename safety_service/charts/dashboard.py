@@ -41,7 +41,20 @@ class Dashboard:
 
 
 def build(db: Database, user: dict | None, *, study: Study, tz: str, now: datetime) -> Dashboard:
-    """Everything the dashboard shows, as of ``now``, within the user's site scope."""
+    """Everything the dashboard shows, as of ``now``, within the user's site scope: computed once per data change
+    (issue 18; domain/incremental/figures), the SAE report clocks' hours left computed at every view."""
+    from ..clock import iso
+    from ..domain.incremental import figures
+    from ..domain.permissions import site_scope
+
+    key = f"dashboard:{site_scope(user) or '*'}:{iso(now)[:16]}:{tz}"
+    board = figures.cached(db, key, lambda: compute(db, user, study=study, tz=tz, now=now))
+    board.sae_clocks = cohort.sae_clock_status(sources.sae_clocks(db, user), now)
+    return board
+
+
+def compute(db: Database, user: dict | None, *, study: Study, tz: str, now: datetime) -> Dashboard:
+    """Everything the dashboard shows, as of ``now``, within the user's site scope, computed from the records."""
     people = participants.list_for(db, user)
     schedules = sources.cohort_schedules(db, people, study, tz, now)
     egfr, aes = sources.cohort_egfr(db, people, user), sources.adverse_events(db, user)
