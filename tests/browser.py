@@ -71,9 +71,13 @@ def demo_site(tmp_path_factory):
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's chromium, headless, launched once per session."""
+    """Debian's chromium, headless, launched once per test module and closed at its end.
+
+    Module scope, not session: each test module that imports these fixtures gets its own copy, and a second
+    sync_playwright() cannot start while another module's is still open ("Sync API inside the asyncio loop").
+    """
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser

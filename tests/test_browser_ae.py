@@ -35,7 +35,7 @@ def test_it_lets_a_nurse_log_hematuria_grade_2_and_see_it_on_the_timeline(as_rol
     hematuria_g2 = page.locator('#timeline li[data-term="Hematuria"][data-grade="2"]')
     before = hematuria_g2.count()
 
-    page.get_by_role("link", name="Log an AE").click()
+    page.get_by_role("navigation", name="Participant actions").get_by_role("link", name="Log an AE").click()
     expect(page).to_have_url(re.compile(r"/participants/S01-001/ae/new$"))
     assert horizontal_overflow(page) == 0  # usable on the tablet without sideways scrolling
 

@@ -76,6 +76,7 @@ def test_it_marks_a_participants_breaching_egfr_values_and_draws_the_decline_lin
         found = db.execute(
             "SELECT a.subject_id, count(DISTINCT l.id) FROM alerts a JOIN labs l ON l.id = CAST(a.ref_id AS INTEGER)"
             " WHERE a.kind = 'lab_rule' AND a.ref_entity = 'lab' AND l.analyte IN ('creatinine', 'egfr')"
+            " AND l.status = 'valid'"  # a result entered in error leaves the chart (the demo has one)
             " AND l.subject_id LIKE 'S01-%' GROUP BY a.subject_id ORDER BY a.subject_id LIMIT 1").fetchone()
     finally:
         db.conn.close()
