@@ -12,11 +12,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from .clock import Clock, FixedClock
-from .db import connect
-from .domain import audit, users
-from .domain.errors import DomainError
-from .domain.permissions import ROLES
+from ..clock import Clock, FixedClock
+from ..db import connect
+from ..domain import audit, users
+from ..domain.errors import DomainError
+from ..domain.permissions import ROLES
 
 
 def app_db():
@@ -42,7 +42,7 @@ def clock_from(now_text: str | None) -> Clock:
 @with_appcontext
 def init_db():
     """Create or migrate the database (idempotent)."""
-    from . import migrations
+    from .. import migrations
     db = app_db()
     applied = migrations.apply(db)
     total = len(migrations.migration_set().applied(db))
@@ -175,7 +175,7 @@ def backup(target: Path):
 @with_appcontext
 def demo(seed):
     """Load the synthetic demo study into an empty database and print the demo accounts."""
-    from .demo import load_demo
+    from ..demo import load_demo
     try:
         accounts = load_demo(app_db(), current_app.extensions["rulebook"], current_app.config,
                              now=current_app.extensions["clock"].now(), seed=seed)
@@ -189,13 +189,13 @@ COMMANDS = [init_db, user_group, token_group, audit_group, backup, demo]
 # Commands of other areas, as "module:attribute" (a command or a list of commands). Imported when the app
 # registers them, not at import time: those modules import this one for app_db and the --now option.
 AREA_COMMANDS = [
-    "safety_service.labs_import:import_group",  # `safety import labs`
-    "safety_service.history_import:import_group",  # adds `safety import conmeds|medical-history`
-    "safety_service.exports.odm_cli:export_group",  # adds `safety export odm`
-    "safety_service.exports.cioms_cli:export_group",  # adds `safety export cioms` (issue 14)
-    "safety_service.jobs.commands:JOB_COMMANDS",  # `safety check`, `mail send`, `digest`, `scheduler`
-    "safety_service.exports.cli:export_group",  # `safety export ae|audit`
-    "safety_service.exports.screening_cli:export_group",  # adds `safety export screening-log` (issue 13)
+    "safety_service.cli.import_labs:import_group",  # `safety import labs`
+    "safety_service.cli.import_history:import_group",  # adds `safety import conmeds|medical-history`
+    "safety_service.cli.jobs:JOB_COMMANDS",  # `safety check`, `mail send`, `digest`, `scheduler`
+    "safety_service.cli.exports:export_group",  # `safety export ae|audit|sdtm|queries`
+    "safety_service.cli.export_odm:export_group",  # adds `safety export odm`
+    "safety_service.cli.export_cioms:export_group",  # adds `safety export cioms`
+    "safety_service.cli.export_screening:export_group",  # adds `safety export screening-log`
 ]
 
 
@@ -234,9 +234,9 @@ class SafetyGroup(FlaskGroup):
 
 def main() -> None:
     """Entry point of the `safety` console script."""
-    from . import create_app
-    from .rulefiles import RulesError
-    from .settings import SettingsError
+    from .. import create_app
+    from ..rulefiles import RulesError
+    from ..settings import SettingsError
 
     group = SafetyGroup(create_app=lambda: create_app(), add_default_commands=True, help="The trial safety service.")
     try:

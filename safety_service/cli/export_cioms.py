@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 from ..db import connect, row
 from ..domain.errors import DomainError
-from .cli import export_group, refuse_overwrite  # the `safety export` group; this command joins it
+from .exports import export_group, refuse_overwrite  # the `safety export` group; this command joins it
 
 _NAME = re.compile(r"^(?P<subject>.+)-AE(?P<seq>\d+)$")
 

@@ -11,8 +11,8 @@ from flask.cli import with_appcontext
 
 from ..db import connect
 from ..domain.errors import DomainError
-from .cli import ACTOR, export_group, force_option, refuse_overwrite  # the `safety export` group; joins it
-from .filters import parse
+from .exports import ACTOR, export_group, force_option, refuse_overwrite  # the `safety export` group; joins it
+from ..exports.filters import parse
 
 
 @export_group.command("odm")
@@ -27,8 +27,8 @@ from .filters import parse
 @with_appcontext
 def export_odm(output: Path, date_from, date_to, subject_id, site, include_entered_in_error, force, now_text):
     """CDISC ODM 1.3.2 (metadata, participants, visits, labs, AEs, con-meds, history, audit records)."""
-    from ..cli import clock_from
-    from . import odm
+    from ..exports import odm
+    from . import clock_from
 
     refuse_overwrite([output], force)
     if not output.parent.exists():

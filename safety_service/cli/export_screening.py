@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..domain.errors import DomainError
-from .cli import ACTOR, _db, _now, _write, export_group, refuse_overwrite
+from .exports import ACTOR, _db, _now, _write, export_group, refuse_overwrite
 
 
 @export_group.command("screening-log")
@@ -25,7 +25,7 @@ from .cli import ACTOR, _db, _now, _write, export_group, refuse_overwrite
 @with_appcontext
 def export_screening_log(fmt, output: Path, site, force, now_text):
     """The screening log: screened, screen failures by criterion, enrolled (CONSORT style)."""
-    from .screening_log import export_screening_log as export
+    from ..exports.screening_log import export_screening_log as export
 
     refuse_overwrite([output], force)
     rulebook = current_app.extensions["rulebook"]

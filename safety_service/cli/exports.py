@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from ..db import connect
 from ..domain.errors import DomainError
-from .filters import parse
+from ..exports.filters import parse
 
 CLI_FORMATS = {"csv": "csv", "xlsx": "xlsx", "pdf": "pdf", "xpt": "xpt", "fhir": "json"}
 ACTOR = "cli"
@@ -19,7 +19,7 @@ ACTOR = "cli"
 def _service():
     """The export functions, imported when a command runs: they pull pandas, matplotlib and fpdf, which
     `safety --help` and every other command must not pay for."""
-    from . import service
+    from ..exports import service
 
     return service
 
@@ -29,7 +29,7 @@ def _db():
 
 
 def _now(now_text: str | None):
-    from ..cli import clock_from
+    from . import clock_from
 
     return clock_from(now_text).now()
 
@@ -104,8 +104,8 @@ def export_ae(fmt, output: Path, date_from, date_to, force: bool, now_text):
 @with_appcontext
 def export_sdtm(output: Path, force: bool, now_text):
     """The SDTM package: dm, sv, ex, cm, ae, ds, mh, lb and suppae as XPT v5, define.xml and the reviewer's guide."""
-    from .submission.package import DEFINE, GUIDE
-    from .submission.datasets import PACKAGE
+    from ..exports.submission.package import DEFINE, GUIDE
+    from ..exports.submission.datasets import PACKAGE
 
     if not output.parent.exists():
         raise click.ClickException(f"folder {output.parent} does not exist")
@@ -150,7 +150,7 @@ def export_audit(output: Path, force: bool, now_text):
 @with_appcontext
 def export_queries(fmt, output: Path, status, site, force: bool, now_text):
     """The data clarification query log (issue 17): every query with its age and turnaround."""
-    from .query_log import export_query_log
+    from ..exports.query_log import export_query_log
 
     refuse_overwrite([output], force)
     try:

@@ -9,15 +9,15 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .db import connect
-from .domain import users
-from .domain.history.importing import import_csv
-from .domain.labs_import import ImportRefused
-from .labs_import import import_group  # the `safety import` group; these commands join it
+from ..db import connect
+from ..domain import users
+from ..domain.history.importing import import_csv
+from ..domain.labs_import import ImportRefused
+from .import_labs import import_group  # the `safety import` group; these commands join it
 
 
 def _run(which: str, file: Path, by_email: str | None, now_text: str | None) -> None:
-    from .cli import clock_from
+    from . import clock_from
 
     db = connect(current_app.config["DATABASE"])
     try:

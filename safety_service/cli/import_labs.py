@@ -8,9 +8,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .db import connect
-from .domain import users
-from .domain.labs_import import ImportRefused, import_labs
+from ..db import connect
+from ..domain import users
+from ..domain.labs_import import ImportRefused, import_labs
 
 
 @click.group("import")
@@ -26,7 +26,7 @@ def import_group():
 @with_appcontext
 def import_labs_command(file: Path, by_email: str | None, now_text: str | None):
     """Import lab results from a CSV file (columns as the labs API); all rows or none."""
-    from .cli import clock_from
+    from . import clock_from
 
     db = connect(current_app.config["DATABASE"])
     try:

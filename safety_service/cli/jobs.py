@@ -8,8 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..cli import app_db, clock_from, clock_option
-from . import checks, digest, mail, scheduler
+from . import app_db, clock_from, clock_option
+from ..jobs import checks, digest, mail, scheduler
 
 
 @click.command("check")
