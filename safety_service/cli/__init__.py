@@ -245,6 +245,3 @@ def main() -> None:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
 
-
-if __name__ == "__main__":
-    main()
