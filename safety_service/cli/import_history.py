@@ -9,34 +9,16 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..db import connect
-from ..domain import users
 from ..domain.history.importing import import_csv
-from ..domain.labs_import import ImportRefused
-from .import_labs import import_group  # the `safety import` group; these commands join it
+from .import_labs import csv_import, import_group  # the `safety import` group; these commands join it
 
 
 def _run(which: str, file: Path, by_email: str | None, now_text: str | None) -> None:
     from . import clock_from
 
-    db = connect(current_app.config["DATABASE"])
-    try:
-        user = None
-        if by_email:
-            user = users.by_email(db, by_email)
-            if user is None or not user["active"]:
-                raise click.BadParameter(f"no active user {by_email}", param_hint="--by")
-        try:
-            text = file.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise click.ClickException(f"{file} is not UTF-8 text; save it as CSV UTF-8") from None
-        try:
-            stored = import_csv(db, which, text, user=user, actor=user["email"] if user else "cli",
-                                tz=current_app.config["TIMEZONE"], now=clock_from(now_text).now())
-        except ImportRefused as e:
-            raise click.ClickException(e.one_line()) from None
-    finally:
-        db.conn.close()
+    with csv_import(file, by_email) as (db, user, text):
+        stored = import_csv(db, which, text, user=user, actor=user["email"] if user else "cli",
+                            tz=current_app.config["TIMEZONE"], now=clock_from(now_text).now())
     click.echo(f"{stored} {'con-meds' if which == 'conmeds' else 'medical history entries'} imported")
 
 
