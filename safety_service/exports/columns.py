@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from ..domain.labels import label
+from ..domain.labels import FIELD_VOCABULARY, LABELS, label
 
 # kinds: text, int, number, bool (Y/N), date (YYYY-MM-DD), datetime (ISO 8601 UTC), list (joined with "; ")
 KINDS = {"text", "int", "number", "bool", "date", "datetime", "list"}
@@ -22,6 +22,7 @@ class Column:
     kind: str = "text"
     width: int = 12  # characters, for XLSX column widths and PDF proportions
     getter: Callable[[dict], Any] | None = None
+    vocabulary: str = ""  # a field of domain.labels: stored codes are shown by their labels ("Not related")
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -51,6 +52,10 @@ def display(col: Column, value: Any) -> str:
     """The printed form of a value: ISO dates, Y/N booleans, empty for missing."""
     if value is None:
         return ""
+    if col.vocabulary:
+        if isinstance(value, (list, tuple)):
+            return "; ".join(label(col.vocabulary, v) for v in value)
+        return label(col.vocabulary, value)
     if col.kind == "bool":
         return "Y" if value else "N"
     if col.kind == "list":
@@ -69,15 +74,9 @@ def typed(col: Column, value: Any) -> Any:
     return display(col, value)
 
 
-def _seriousness(row: dict) -> list:
-    """The ICH E2A criteria as people read them ("Hospitalization (initial or prolonged)")."""
-    return [label("seriousness", c) for c in row.get("seriousness") or []]
-
-
-def labelled(key: str) -> Callable[[dict], Any]:
-    """A listing cell showing the label of a stored code ("Not related", not "not_related"); SDTM, ODM and FHIR
-    keep their controlled terms."""
-    return lambda row: label(key, row.get(key)) or None
+def vocabulary_table(field: str) -> dict[str, str]:
+    """{stored code: label} of a field's vocabulary (domain.labels), for writers that map a whole column."""
+    return LABELS.get(FIELD_VOCABULARY.get(field, field), {})
 
 
 # The AE listing: every key of the agreed AE shape, in reading order.
@@ -94,31 +93,31 @@ AE_COLUMNS: tuple[Column, ...] = (
     Column("serious", "Serious", "Serious per ICH E2A (Y/N).", "bool", 8),
     Column("seriousness", "Seriousness criteria", "ICH E2A criteria met: results in death, life-threatening, "
            "hospitalization, disability, congenital anomaly, other important medical event.", "list", 24,
-           _seriousness),
+           vocabulary="seriousness"),
     Column("relatedness_product", "Rel. product", "Causality to UC-MSC: not related, unlikely, possibly, probably or "
-           "definitely related.", "text", 12, labelled("relatedness_product")),
+           "definitely related.", "text", 12, vocabulary="relatedness_product"),
     Column("relatedness_procedure", "Rel. procedure", "Causality to the intra-renal injection procedure.", "text", 12,
-           labelled("relatedness_procedure")),
+           vocabulary="relatedness_procedure"),
     Column("related", "Related", "Y when either causality is possible, probable or definite.", "bool", 8),
     Column("expected", "Expected", "Expected per the reference safety information (Y/N; empty if not assessed).",
            "bool", 9),
-    Column("action_taken", "Action taken", "Action taken with study treatment.", "text", 16, labelled("action_taken")),
+    Column("action_taken", "Action taken", "Action taken with study treatment.", "text", 16, vocabulary="action_taken"),
     Column("other_action", "Other action", "Other action taken (free text).", "text", 20),
     Column("outcome", "Outcome", "Recovered/resolved, recovering/resolving, not recovered/not resolved, recovered/"
-           "resolved with sequelae, fatal or unknown.", "text", 14, labelled("outcome")),
+           "resolved with sequelae, fatal or unknown.", "text", 14, vocabulary="outcome"),
     Column("onset", "Onset", "Onset date (YYYY-MM-DD).", "date", 11),
     Column("onset_time", "Onset time", "Onset time (HH:MM), if known.", "text", 6),
     Column("end_date", "End date", "End date (YYYY-MM-DD); empty if ongoing.", "date", 11),
     Column("onset_day", "Onset day", "Study day of onset (injection day = 1, day before = -1; no day 0).", "int", 6),
     Column("end_day", "End day", "Study day of end.", "int", 6),
     Column("phase", "Phase", "Early or late after the injection, as defined by the protocol.", "text", 6,
-           labelled("phase")),
+           vocabulary="phase"),
     Column("treatment_emergent", "TEAE", "Treatment emergent: onset on or after the injection (Y/N).", "bool", 6),
     Column("awareness_at", "Site aware at", "When the site learned of the event (ISO 8601 UTC).", "datetime", 20),
     Column("report_due_at", "Report due", "SAE report deadline to the sponsor (ISO 8601 UTC).", "datetime", 20),
     Column("expedited_due_at", "Expedited due", "SUSAR expedited report deadline (ISO 8601 UTC).", "datetime", 20),
     Column("susar", "SUSAR", "Serious, unexpected and related (Y/N).", "bool", 7),
-    Column("status", "Status", "Active or entered in error (never deleted).", "text", 10, labelled("status")),
+    Column("status", "Status", "Active or entered in error (never deleted).", "text", 10, vocabulary="status"),
     Column("version", "Version", "Version number; earlier versions are in the audit trail.", "int", 7),
     Column("description", "Description", "Narrative description.", "text", 40),
     Column("created_at", "Created at", "When the record was created (ISO 8601 UTC).", "datetime", 20),

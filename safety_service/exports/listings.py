@@ -12,7 +12,7 @@ from ..domain import participants
 from ..domain.permissions import site_scope
 from ..domain.study import Study
 from ..domain.units import ANALYTES
-from .columns import Column, Table, labelled
+from .columns import Column, Table
 from .filters import add_date_range
 
 LAB_COLUMNS: tuple[Column, ...] = (
@@ -38,7 +38,7 @@ LAB_COLUMNS: tuple[Column, ...] = (
     Column("entered_at", "Entered at", "When the result was stored (ISO 8601 UTC).", "datetime", 20),
     Column("entered_by", "Entered by", "Who stored it.", "text", 22),
     Column("status", "Status", "Valid, or entered in error (listed only when asked for; never analysed).", "text", 9,
-           labelled("status")),
+           vocabulary="status"),
     Column("error_reason", "Error reason", "Why the result was marked entered in error, by whom and when.", "text", 24),
 )
 

@@ -233,8 +233,9 @@ def overflow_qnam(name: str, k: int) -> str:
 class _Builder:
     """Collects AE and SUPPAE records and notes for one export."""
 
-    def __init__(self, meta: ExportMeta):
+    def __init__(self, meta: ExportMeta, keep_supp: bool = True):
         self.meta = meta
+        self.keep_supp = keep_supp  # the AE dataset alone needs no SUPPAE records (a third of an export's work)
         self.ae: list[dict] = []
         self.supp: list[dict] = []
         self.notes: list[str] = []
@@ -257,6 +258,8 @@ class _Builder:
 
     def add_supp(self, usubjid: str, seq, qnam: str, qval: str, label: str | None = None,
                  origin: str | None = None, evaluator: str = "") -> None:
+        if not self.keep_supp:
+            return
         if label is None:
             label, origin, evaluator, _ = SUPP_QUALIFIERS[qnam]
         self.supp.append({"STUDYID": self.meta.study_id, "RDOMAIN": "AE", "USUBJID": usubjid, "IDVAR": "AESEQ",
@@ -319,12 +322,21 @@ def meddra(ae: dict, lltcd: int | None, catalogue=None) -> dict:
             "AEBDSYCD": soccd, "AESOCCD": soccd}
 
 
-def build(rows: Sequence[dict], meta: ExportMeta, catalogue=None) -> _Builder:
-    """AE and SUPPAE records, sorted by USUBJID and AESEQ (the AE domain keys).
+_NOT_SERIOUS = {var: "" for var in SERIOUSNESS_FLAGS.values()}
+
+
+def _plain(text) -> bool:
+    """Text that ``_Builder.text`` keeps as it is (nothing to spell or split)."""
+    return text is None or (len(text) <= MAX_CHAR_BYTES and text.isascii())
+
+
+def build(rows: Sequence[dict], meta: ExportMeta, catalogue=None, supp: bool = True) -> _Builder:
+    """AE and SUPPAE records (AE only with ``supp`` false), sorted by USUBJID and AESEQ (the AE domain keys).
 
     ``catalogue`` (the CTCAE catalogue) gives AEPTCD; without it AEPTCD stays null.
     """
-    b = _Builder(meta)
+    b = _Builder(meta, keep_supp=supp)
+    codings: dict[tuple, dict] = {}  # (term, SOC, code) -> the coded variables, the same for every AE of the term
     for ae in sorted(rows, key=lambda r: (str(r.get("subject_id")), r.get("seq") or 0, r.get("id") or 0)):
         if ae.get("status", "active") != "active":
             b.excluded += 1
@@ -338,19 +350,23 @@ def build(rows: Sequence[dict], meta: ExportMeta, catalogue=None) -> _Builder:
         unknown = criteria - set(SERIOUSNESS_FLAGS)
         if unknown:
             raise ExportError(f"unknown seriousness criteria {sorted(unknown)}", field="seriousness", row=rid)
-        code = ae.get("meddra_code")
-        try:
-            lltcd = int(code) if code not in (None, "") else None
-        except ValueError:
-            raise ExportError(f"MedDRA code {code!r} is not numeric", field="AELLTCD", row=rid) from None
+        term, soc, code = ae.get("term"), ae.get("soc"), ae.get("meddra_code")
+        coding = codings.get((term, soc, code))
+        if coding is None:
+            try:
+                lltcd = int(code) if code not in (None, "") else None
+            except ValueError:
+                raise ExportError(f"MedDRA code {code!r} is not numeric", field="AELLTCD", row=rid) from None
+            coding = {"AELLT": b.text(term, "AELLT", ae, usubjid, seq), "AELLTCD": lltcd,
+                      "AEDECOD": b.text(term, "AEDECOD", ae, usubjid, seq),
+                      "AEBODSYS": b.text(soc, "AEBODSYS", ae, usubjid, seq),
+                      "AESOC": b.text(soc, "AESOC", ae, usubjid, seq), **meddra(ae, lltcd, catalogue)}
+            if _plain(term) and _plain(soc):  # nothing went to SUPPAE or the notes: the same for every such AE
+                codings[(term, soc, code)] = coding
         rec = {
             "STUDYID": meta.study_id, "DOMAIN": "AE", "USUBJID": usubjid, "AESEQ": seq, "AESPID": str(rid),
-            "AETERM": b.text(ae.get("verbatim") or ae.get("term"), "AETERM", ae, usubjid, seq),
-            "AELLT": b.text(ae.get("term"), "AELLT", ae, usubjid, seq), "AELLTCD": lltcd,
-            "AEDECOD": b.text(ae.get("term"), "AEDECOD", ae, usubjid, seq),
-            "AEBODSYS": b.text(ae.get("soc"), "AEBODSYS", ae, usubjid, seq),
-            "AESOC": b.text(ae.get("soc"), "AESOC", ae, usubjid, seq),
-            **meddra(ae, lltcd, catalogue),
+            "AETERM": b.text(ae.get("verbatim") or term, "AETERM", ae, usubjid, seq),
+            **coding,
             "AESER": "Y" if serious else "N",
             "AEACN": _coded(AEACN, ae.get("action_taken"), "AEACN", rid),
             "AEACNOTH": b.text(ae.get("other_action"), "AEACNOTH", ae, usubjid, seq),
@@ -362,10 +378,13 @@ def build(rows: Sequence[dict], meta: ExportMeta, catalogue=None) -> _Builder:
             "AEENDTC": _dtc(ae.get("end_date"), None, "AEENDTC", rid),
             "AESTDY": ae.get("onset_day"), "AEENDY": ae.get("end_day"),
         }
-        for criterion, var in SERIOUSNESS_FLAGS.items():
-            rec[var] = ("Y" if criterion in criteria else "N") if serious else ""
-        if criteria and not serious:
+        if serious:
+            for criterion, var in SERIOUSNESS_FLAGS.items():
+                rec[var] = "Y" if criterion in criteria else "N"
+        elif criteria:
             raise ExportError("seriousness criteria given for a non-serious AE", field="AESER", row=rid)
+        else:
+            rec.update(_NOT_SERIOUS)  # SDTM IG: the criteria flags are null when AESER is N
         b.ae.append(rec)
         if ae.get("phase"):
             b.add_supp(usubjid, seq, "AEPHASE", str(ae["phase"]).upper())
@@ -379,7 +398,7 @@ def build(rows: Sequence[dict], meta: ExportMeta, catalogue=None) -> _Builder:
 
 def write_ae_xpt(rows: Sequence[dict], meta: ExportMeta, catalogue=None) -> bytes:
     """The SDTM AE dataset as SAS XPT v5; raises ExportError naming the AE and variable."""
-    b = build(rows, meta, catalogue)
+    b = build(rows, meta, catalogue, supp=False)
     return write_xpt([v.xpt() for v in AE_VARS], b.ae, "AE", "Adverse Events", meta.exported_at_utc, "AESPID")
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Sequence
 
 from .meta import ExportError
+from .transpose import columns_of
 
 MAX_NAME, MAX_LABEL, MAX_CHAR_BYTES = 8, 40, 200
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
@@ -53,21 +54,22 @@ def check_value(var: XptVar, value, row) -> object:
     return text
 
 
-def _column(var: XptVar, records: Sequence[dict], row_key: str | None, raw: list | None = None) -> list:
-    """A variable's values (``raw`` if the caller has them already), checked for the whole column at once (fast
-    path) and value by value only when something is wrong, to name the record in the error."""
-    if raw is None:
-        raw = [r.get(var.name) for r in records]
+def _column(var: XptVar, records: Sequence[dict], row_key: str | None, raw: list) -> tuple[list, int]:
+    """A variable's values and stored length (8 for numbers, the longest text and at least 1 for characters, as
+    FDA's Technical Conformance Guide asks: no padding to 200), checked for the whole column at once (fast path)
+    and value by value only when something is wrong, to name the record in the error."""
     types = set(map(type, raw))
     if var.type == "Char":
         if types <= {str, type(None)}:
             values = raw if type(None) not in types else ["" if x is None else x for x in raw]
-            if "".join(values).isascii() and max(map(len, values), default=0) <= MAX_CHAR_BYTES:
-                return values
+            longest = max(map(len, values), default=0)
+            if longest <= MAX_CHAR_BYTES and "".join(values).isascii():
+                return values, max(1, longest)
     elif types <= {int, float, type(None)}:
-        return raw  # None is NaN (SAS missing) once numpy reads the column as float64
-    return [check_value(var, x, r.get(row_key, i + 1) if row_key else i + 1)
-            for i, (x, r) in enumerate(zip(raw, records))]
+        return raw, 8  # None is NaN (SAS missing) once numpy reads the column as float64
+    values = [check_value(var, x, r.get(row_key, i + 1) if row_key else i + 1)
+              for i, (x, r) in enumerate(zip(raw, records))]
+    return values, 8 if var.type == "Num" else max(1, max(map(len, values), default=0))
 
 
 def char_lengths(variables: Sequence[XptVar], records: Sequence[dict]) -> dict[str, int]:
@@ -92,8 +94,11 @@ def write_xpt(variables: Sequence[XptVar], records: Sequence[dict], table_name: 
     if len(file_label) > MAX_LABEL or not file_label.isascii():
         raise ExportError("dataset label must be ASCII of <= 40 characters", field=table_name)
     n = len(records)
-    columns = [_column(v, records, row_key, (columns or {}).get(v.name)) for v in variables]
-    lengths = [8 if v.type == "Num" else max(1, max(map(len, col), default=0)) for v, col in zip(variables, columns)]
+    given = columns or {}
+    missing = [v for v in variables if v.name not in given]
+    read = dict(zip((v.name for v in missing), columns_of(records, [v.name for v in missing])))
+    checked = [_column(v, records, row_key, given[v.name] if v.name in given else read[v.name]) for v in variables]
+    columns, lengths = [c for c, _ in checked], [n for _, n in checked]
     offsets = [sum(lengths[:i]) for i in range(len(lengths))]
     row_length = sum(lengths)
     stamp = _stamp(created)
