@@ -58,7 +58,6 @@ TARGETS = [
     ("exports", "xpt_vs_dump", "<", 2, "XPT of 100,000 AEs vs sqlite3 dump (x)"),
     ("odm", "odm_vs_dump", "<", 2, "ODM 1.3.2 of 100,000 AEs vs sqlite3 dump (x)"),
     ("signals", "dsmb_pdf_ms", "<", 3000, "DSMB PDF, 300 participants (ms)"),
-    ("odm", "odm_vs_dump", "<", 2, "ODM of 100,000 AEs vs sqlite3 dump (x)"),
     ("sdtm", "package_vs_dump", "<", 3, "SDTM package, 1,000 participants vs sqlite3 dump (x)"),
 ]
 
