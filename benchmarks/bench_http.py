@@ -114,6 +114,24 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def server_cpu_s(proc: subprocess.Popen) -> float:
+    """CPU seconds (user + system) of the gunicorn master and its workers so far, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [proc.pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / tick
+
+
 def ae_body(subject_id: str, marker: str, n: int) -> dict:
     onset = (datetime.now(timezone.utc) - timedelta(days=1 + n % 20)).date().isoformat()
     severe = n % 10 == 9  # one in ten is grade 3: the alert (and mail queueing) path runs too
@@ -273,11 +291,13 @@ def main() -> None:
         until = time.monotonic() + args.seconds
         clients = [Client(n, base, plan, sessions, until) for n in range(args.clients)]
         started = time.perf_counter()
+        cpu_before, server_before = time.process_time(), server_cpu_s(server)
         for c in clients:
             c.start()
         for c in clients:
             c.join(args.seconds + 120)
         wall = time.perf_counter() - started
+        client_cpu, server_cpu = time.process_time() - cpu_before, server_cpu_s(server) - server_before
     finally:
         stop_server(server)
 
@@ -313,6 +333,8 @@ def main() -> None:
         "sequential_ae_create_p50_ms": round(percentile(seq_latency, 50) * 1000, 1),
         "sequential_ae_create_p99_ms": round(percentile(seq_latency, 99) * 1000, 1),
         "load_requests": total_requests, "load_requests_per_s": round(total_requests / wall, 1),
+        # where the two cores went during the load: the load generator itself competes with the server
+        "load_client_cpu_s": round(client_cpu, 1), "load_server_cpu_s": round(server_cpu, 1),
         "load_ae_create_p99_ms": per_route.get("POST /api/v1/adverse-events", {}).get("p99_ms"),
         "routes": per_route,
         "aes_acknowledged": len(ack_set), "aes_stored": len(stored_set), "aes_lost": lost,
@@ -326,6 +348,7 @@ def main() -> None:
 
     print(f"AE creation over HTTP (gunicorn {args.workers} workers x {args.threads} threads), {args.creates} AEs: "
           f"{http_total:.2f} s; bare SQLite inserts: {bare_total:.3f} s; ratio {figures['http_vs_bare_ratio']}x")
+    print(f"  CPU during the load: server {server_cpu:.1f} s, load generator {client_cpu:.1f} s, in {wall:.1f} s")
     print(f"  sequential AE create p50 {figures['sequential_ae_create_p50_ms']} ms, "
           f"p99 {figures['sequential_ae_create_p99_ms']} ms")
     print(f"Load: {args.clients} clients for {args.seconds:g} s: {total_requests} requests "
