@@ -267,3 +267,32 @@ def test_it_gives_the_exact_slope_of_a_straight_line():
 def test_it_gives_no_slope_from_a_single_time_point():
     assert stats.ols_slope([1.0, 1.0], [40.0, 42.0]) is None
     assert stats.ols_slope([], []) is None
+
+
+def test_the_exact_p_with_ties_is_what_scipys_full_enumeration_of_sign_patterns_gives():
+    """Up to 13 differences scipy enumerates every sign pattern (permutation method) when there are ties; the exact
+    counting gives the same p. Without ties, up to 50, scipy's exact distribution."""
+    import random
+
+    rng = random.Random(18)
+    for trial in range(60):
+        n = rng.randint(1, 13) if trial % 2 else rng.randint(14, 50)
+        if trial % 2:  # ties (values on a coarse grid) and zeros
+            diffs = [rng.choice((-3, -2, -1, 0, 1, 1, 2, 3, 4)) * 0.5 for _ in range(n)]
+        else:
+            diffs = [rng.uniform(-5, 8) for _ in range(n)]
+        ours = stats.wilcoxon_signed_rank(diffs)
+        nonzero = [d for d in diffs if d != 0]
+        if not nonzero:
+            continue
+        ref = sst.wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
+        assert ours.statistic == pytest.approx(ref.statistic), (trial, diffs)
+        assert ours.p_value == pytest.approx(ref.pvalue, rel=1e-9), (trial, diffs)
+
+
+def test_the_exact_p_with_ties_is_the_same_on_every_run_beyond_thirteen_differences():
+    """scipy draws random sign patterns there (its p moves from run to run); a DSMB report must not."""
+    diffs = [0.5, 1.0, 1.0, -0.5, 1.5, 2.0, 2.0, -1.0, 0.5, 1.0, 3.0, 1.5, -0.5, 2.5, 1.0, 0.5, 2.0, -1.5]
+    first = stats.wilcoxon_signed_rank(diffs)
+    assert all(stats.wilcoxon_signed_rank(diffs) == first for _ in range(3))
+    assert 0 < first.p_value < 0.01

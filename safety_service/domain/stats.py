@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 
@@ -124,6 +125,7 @@ def _beta_cf(x: float, a: float, b: float, eps: float = 1e-15, max_terms: int = 
     raise ArithmeticError(f"incomplete beta continued fraction did not converge for x={x}, a={a}, b={b}")
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of five numbers, asked again by every view of the stopping rule
 def posterior_prob_above(x: int, n: int, p0: float, a: float = 1.0, b: float = 1.0) -> float:
     """P(rate > p0 | x events in n) under a Beta(a, b) prior.
 
@@ -151,6 +153,11 @@ def boundary_table(ns: Iterable[int], p0: float, threshold: float,
     The posterior rises with x for fixed n, so the first crossing x is the boundary.
     Raises ValueError as ``posterior_prob_above`` and ``crosses`` do.
     """
+    return list(_boundary_table(tuple(ns), p0, threshold, a, b))
+
+
+@lru_cache(maxsize=64)  # the same rule's table on every view: computed once per process
+def _boundary_table(ns: tuple[int, ...], p0: float, threshold: float, a: float, b: float) -> tuple[BoundaryRow, ...]:
     rows = []
     for n in ns:
         found = None
@@ -159,7 +166,7 @@ def boundary_table(ns: Iterable[int], p0: float, threshold: float,
                 found = BoundaryRow(n, x, posterior_prob_above(x, n, p0, a, b))
                 break
         rows.append(found or BoundaryRow(n, None, None))
-    return rows
+    return tuple(rows)
 
 
 def clopper_pearson(x: int, n: int, level: float = LEVEL) -> Interval:
@@ -197,21 +204,66 @@ def poisson_rate(events: int, exposure: float, per: float = 100.0, level: float 
     return PoissonRate(events, float(exposure), per, events * scale, low * scale, high * scale)
 
 
+EXACT_WILCOXON_UP_TO = 50  # as scipy: the exact null distribution up to 50 non-zero differences, normal beyond
+
+
 def wilcoxon_signed_rank(differences: Sequence[float]) -> WilcoxonResult:
     """Two-sided Wilcoxon signed-rank test of paired differences against zero.
 
     Zero differences are dropped (Wilcoxon's own convention); with none left there is no test
-    and statistic and p are None rather than a misleading p = 1.
+    and statistic and p are None rather than a misleading p = 1. Up to 50 differences the p-value is exact,
+    ties included (``_exact_signed_rank_p``); beyond, scipy's normal approximation.
     """
     diffs = [float(d) for d in differences]
     nonzero = [d for d in diffs if d != 0]
     if not nonzero:
         return WilcoxonResult(0, None, None)
-    # Wilcoxon, Biometrics Bulletin 1945;1:80; scipy picks the exact null distribution for small n without ties
+    if len(nonzero) <= EXACT_WILCOXON_UP_TO:
+        ranks = _midranks([abs(d) for d in nonzero])
+        r_plus = sum(r for r, d in zip(ranks, nonzero) if d > 0)
+        r_minus = sum(ranks) - r_plus
+        return WilcoxonResult(len(nonzero), float(min(r_plus, r_minus)), _exact_signed_rank_p(ranks, r_plus))
+    # Wilcoxon, Biometrics Bulletin 1945;1:80; scipy's normal approximation with its tie correction
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         res = _scipy_stats().wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
     return WilcoxonResult(len(nonzero), float(res.statistic), float(res.pvalue))
+
+
+def _midranks(values: Sequence[float]) -> list[float]:
+    """Ranks 1..n, tied values sharing the mean of their ranks."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j + 2) / 2
+        i = j + 1
+    return ranks
+
+
+def _exact_signed_rank_p(ranks: Sequence[float], r_plus: float) -> float:
+    """Two-sided p of the signed-rank sum given the (mid)ranks: every one of the 2^n sign patterns counted.
+
+    The conditional permutation test (Streitberg & Roehmel, Statistical Software Newsletter 1986;12:10): midranks
+    doubled are integers, and the number of sign patterns giving each sum of positive ranks is built one rank at a
+    time. Without ties it is Wilcoxon's exact distribution; with ties it is what scipy's permutation method gives
+    by enumerating the patterns. p = 2 x the smaller tail, at most 1.
+    """
+    weights = [round(2 * r) for r in ranks]
+    ways = [1] + [0] * sum(weights)  # ways[s]: sign patterns whose doubled positive-rank sum is s
+    top = 0
+    for w in weights:
+        for total in range(top, -1, -1):
+            if ways[total]:
+                ways[total + w] += ways[total]
+        top += w
+    observed = round(2 * r_plus)
+    below, above = sum(ways[:observed + 1]), sum(ways[observed:])
+    return min(1.0, 2 * min(below, above) / 2 ** len(weights))
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> MeanCI:
