@@ -17,6 +17,7 @@ from . import versions
 
 T = TypeVar("T")
 VERSION = "figures"
+KEPT = 200  # entries kept at most: keys carry the minute, so a quiet day would otherwise add one a minute per view
 
 
 def cached(db: Database, key: str, compute: Callable[[], T]) -> T:
@@ -35,4 +36,7 @@ def cached(db: Database, key: str, compute: Callable[[], T]) -> T:
             db.execute("INSERT INTO figure_cache (key, version, value) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
                        "SET version = excluded.version, value = excluded.value",
                        [key, version, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)])
+            # what an older data version computed can never be served again; beyond KEPT, the oldest entries go
+            db.execute("DELETE FROM figure_cache WHERE version < ? OR rowid <= "
+                       "(SELECT rowid FROM figure_cache ORDER BY rowid DESC LIMIT 1 OFFSET ?)", [version, KEPT])
     return value
