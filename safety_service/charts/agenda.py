@@ -72,7 +72,7 @@ def agenda(participants: Sequence[Mapping], schedules: Mapping[str, Sequence[Sch
 def for_user(db: Database, user: dict | None, *, study: Study, tz: str, now: datetime) -> Agenda:
     """The agenda of the participants the user may see (a nurse: her site), as of ``now`` in the site's zone."""
     people = participants.list_for(db, user)
-    schedules = {p["subject_id"]: participants.participant_schedule(db, p, study, tz, now) for p in people}
+    schedules = participants.schedules_for(db, people, study, tz, now)
     injected = {p["subject_id"]: local_date(parse_datetime(p["injection_at"]), tz) if p.get("injection_at") else None
                 for p in people}
     return agenda(people, schedules, local_date(now, tz), study.opening_soon_days, injected)

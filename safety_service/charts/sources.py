@@ -5,7 +5,6 @@ empty lab and AE charts) on a tree where those areas have not landed.
 """
 from __future__ import annotations
 
-from datetime import date
 
 from sqlite_utils import Database
 
@@ -75,19 +74,10 @@ def cohort_egfr(db: Database, participants: list[dict], user: dict | None) -> li
 
 
 def cohort_schedules(db: Database, participants: list[dict], study, tz: str, now) -> dict[str, list]:
-    """subject_id -> visit schedule of each participant given: ``participants.participant_schedule`` for the
-    cohort, with the recorded visits read in one query instead of one per participant (issue 18)."""
-    from ..clock import local_date, parse_datetime
-    from ..domain.participants import ended_on
-    from ..domain.study import schedule
+    """subject_id -> visit schedule of each participant given (one query for the cohort's visits)."""
+    from ..domain.participants import schedules_for
 
-    done: dict[int, dict] = {}
-    for r in db.query("SELECT participant_id, visit, visit_date FROM visits"):
-        done.setdefault(r["participant_id"], {})[r["visit"]] = date.fromisoformat(r["visit_date"])
-    today = local_date(now, tz)
-    return {p["subject_id"]: schedule(study, local_date(parse_datetime(p["injection_at"]), tz)
-                                      if p["injection_at"] else None, done.get(p["id"], {}), today, ended_on(p))
-            for p in participants}
+    return schedules_for(db, participants, study, tz, now)
 
 
 def adverse_events(db: Database, user: dict | None, subject_id: str | None = None) -> list[dict]:

@@ -127,6 +127,24 @@ def participant_schedule(db: Database, p: dict, study: Study, tz: str, now: date
     return schedule(study, injection, done_visits(db, p["id"]), local_date(now, tz), ended_on(p))
 
 
+def schedules_for(db: Database, people: list[dict], study: Study, tz: str, now: datetime) -> dict[str, list]:
+    """subject_id -> ``participant_schedule`` of each participant given, the recorded visits read in one query
+    (a page listing the cohort makes one read, not one per participant)."""
+    done: dict[int, dict[str, date]] = {}
+    ids = [p["id"] for p in people]
+    if len(ids) <= 500:
+        found = db.execute(f"SELECT participant_id, visit, visit_date FROM visits WHERE participant_id IN "
+                           f"({', '.join('?' * len(ids))})", ids) if ids else []
+    else:  # most of the cohort: one scan rather than a long list of parameters
+        found = db.execute("SELECT participant_id, visit, visit_date FROM visits")
+    for pid, visit, on in found:
+        done.setdefault(pid, {})[visit] = date.fromisoformat(on)
+    today = local_date(now, tz)
+    return {p["subject_id"]: schedule(study, local_date(parse_datetime(p["injection_at"]), tz)
+                                      if p["injection_at"] else None, done.get(p["id"], {}), today, ended_on(p))
+            for p in people}
+
+
 def ended_on(p: dict) -> date | None:
     """The day a participant left the study (withdrawn, lost to follow-up, died, completed), or None if active."""
     if p.get("status", "active") == "active" or not p.get("status_on"):
@@ -134,10 +152,11 @@ def ended_on(p: dict) -> date | None:
     return date.fromisoformat(p["status_on"])
 
 
-def with_schedule(db: Database, p: dict, study: Study, tz: str, now: datetime) -> dict:
+def with_schedule(db: Database, p: dict, study: Study, tz: str, now: datetime, sched: list | None = None) -> dict:
+    """The participant as the API gives it, with its schedule (``sched`` if the caller read it already)."""
     out = dict(p)
     out.pop("id", None)
-    out["schedule"] = [v.as_dict() for v in participant_schedule(db, p, study, tz, now)]
+    out["schedule"] = [v.as_dict() for v in (participant_schedule(db, p, study, tz, now) if sched is None else sched)]
     return out
 
 

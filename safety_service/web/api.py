@@ -40,8 +40,10 @@ def participant_create():
 @requires("participant.view")
 def participant_index():
     db = get_db()
-    return jsonify([participants.with_schedule(db, p, study(), tz(), now())
-                    for p in participants.list_for(db, g.user, site=request.args.get("site") or None)])
+    people = participants.list_for(db, g.user, site=request.args.get("site") or None)
+    schedules = participants.schedules_for(db, people, study(), tz(), now())
+    return jsonify([participants.with_schedule(db, p, study(), tz(), now(), schedules[p["subject_id"]])
+                    for p in people])
 
 
 @bp.get("/participants/<subject_id>")

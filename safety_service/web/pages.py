@@ -26,8 +26,10 @@ def participant_list():
     db = get_db()
     site = request.args.get("site") or None
     listing = []
-    for p in participants.list_for(db, g.user, site=site):
-        sched = participants.participant_schedule(db, p, study(), tz(), now())
+    people = participants.list_for(db, g.user, site=site)
+    schedules = participants.schedules_for(db, people, study(), tz(), now())
+    for p in people:
+        sched = schedules[p["subject_id"]]
         nxt = next((v for v in sched if v.status not in ("done", "not_expected")), None)
         listing.append({**p, "next_visit": nxt, "overdue": sum(v.status == "overdue" for v in sched)})
     return render_template("participants/list.html", participants=listing, site=site, sites=study().site_codes)
