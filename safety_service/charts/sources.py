@@ -5,7 +5,6 @@ empty lab and AE charts) on a tree where those areas have not landed.
 """
 from __future__ import annotations
 
-
 from sqlite_utils import Database
 
 from ..domain import alerts, checks
