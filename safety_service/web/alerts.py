@@ -15,6 +15,7 @@ from ..domain.permissions import site_scope
 from ..mail.notify import KIND_LABELS, kind_label
 from .api import json_body
 from .context import get_db, local, now, study
+from .display import prepare_alert_targets
 from .guard import requires
 from .paging import contains, date_range, nothing, paginate
 from .openapi import add_paths, body, err, ok, path_param, query
@@ -60,6 +61,7 @@ def inbox():
     except InvalidInput as e:
         errors, page = {**errors, **e.fields}, nothing()
     kinds = sorted({*KIND_LABELS, *(r["kind"] for r in get_db().query("SELECT DISTINCT kind FROM alerts"))})
+    prepare_alert_targets(page.items)
     return render_template("alerts/inbox.html", alerts=page.items, page=page, filters=f, errors=errors, kinds=kinds,
                            severities=alerts.SEVERITIES, statuses=(*alerts.STATUSES, "all"),
                            sites=study().site_codes, local=local), (422 if errors else 200)
