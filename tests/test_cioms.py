@@ -218,3 +218,21 @@ def test_it_refuses_a_cioms_rules_file_with_an_unknown_key_naming_file_and_key(t
     with pytest.raises(RulesError) as e:
         load_cioms_rules(bad)
     assert e.value.path.endswith("cioms.toml") and "product" in e.value.key
+
+
+def test_each_download_of_a_form_is_in_the_audit_trail_with_who_which_report_and_the_files_hash(app, db, api, case,
+                                                                                               tmp_path):
+    import hashlib
+
+    data = api("safety_sam").get(f"/api/v1/adverse-events/{case['id']}/cioms.pdf?report=0").data
+    out = tmp_path / "cioms.pdf"
+    assert app.test_cli_runner().invoke(args=["export", "cioms", str(case["id"]), "-o", str(out)]).exit_code == 0
+    entries = db.execute("SELECT actor, entity_id, field, new_value FROM audit_log WHERE action = 'export' "
+                         "AND entity_id LIKE 'CIOMS-%' ORDER BY id").fetchall()
+    by_actor: dict[str, dict] = {}
+    for actor, name, field, value in entries:
+        by_actor.setdefault(actor, {"name": name})[field] = value
+    sam, cli = by_actor["safety_sam@example.org"], by_actor["cli"]
+    assert sam["name"] == "CIOMS-S01-001-AE1-R0.pdf" and sam["kind"] == "cioms" and sam["format"] == "pdf"
+    assert sam["sha256"] == hashlib.sha256(data).hexdigest() and sam["report_number"] == "0"
+    assert cli["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() and cli["ae_id"] == str(case["id"])

@@ -11,7 +11,8 @@ from flask.cli import with_appcontext
 
 from ..db import connect, row
 from ..domain.errors import DomainError
-from .exports import export_group, refuse_overwrite  # the `safety export` group; this command joins it
+from . import clock_from
+from .exports import ACTOR, export_group, refuse_overwrite  # the `safety export` group; this command joins it
 
 _NAME = re.compile(r"^(?P<subject>.+)-AE(?P<seq>\d+)$")
 
@@ -47,7 +48,7 @@ def export_cioms(ae: str, number: int | None, output: Path, force: bool):
     try:
         data, _name = cioms.for_request(db, ae_id_of(db, ae), number, user=None,
                                         rulebook=current_app.extensions["rulebook"],
-                                        tz=current_app.config["TIMEZONE"])
+                                        tz=current_app.config["TIMEZONE"], actor=ACTOR, now=clock_from(None).now())
     except DomainError as e:
         raise click.ClickException(e.message) from None
     finally:

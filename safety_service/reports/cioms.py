@@ -7,6 +7,8 @@ the ballot-box glyphs (U+2610, U+2612), so a reader of the text sees which are t
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from fpdf import FPDF
 
 from ..clock import parse_datetime
@@ -203,8 +205,18 @@ def render(form: CiomsForm) -> bytes:
     return bytes(pdf.output())
 
 
-def for_request(db, ae_id: int, number: int | None, *, user: dict | None, rulebook, tz: str) -> tuple[bytes, str]:
-    """(PDF bytes, file name) of report ``number`` (default the latest) of the AE. Raises NotFound."""
+def for_request(db, ae_id: int, number: int | None, *, user: dict | None, rulebook, tz: str, actor: str,
+                now: datetime) -> tuple[bytes, str]:
+    """(PDF bytes, file name) of report ``number`` (default the latest) of the AE, the download recorded in the
+    audit trail (who, which AE and report, the file's SHA-256) as every export is. Raises NotFound."""
+    import hashlib
+
+    from ..exports import service
+
     form = gather(db, ae_id, number, user=user, rules=rulebook.cioms, study=rulebook.study, tz=tz)
     name = f"CIOMS-{form.mfr_control_no.replace('/', '-R')}.pdf"
-    return render(form), name
+    data = render(form)
+    done = service.ExportFile(name, "application/pdf", b"", 1, hashlib.sha256(data).hexdigest(),
+                              {"ae_id": ae_id, "report_number": form.report_number})
+    service.record(db, done, kind="cioms", fmt="pdf", filters={"ae_id": ae_id, "report": number}, actor=actor, now=now)
+    return data, name

@@ -52,7 +52,8 @@ def cioms_pdf(ae_id):
         if not (raw.isascii() and raw.isdigit()):
             raise InvalidInput({"report": "must be a report number (0 = initial, 1.. follow-ups)"})
         number = int(raw)
-    data, name = cioms.for_request(get_db(), _ae_id(ae_id), number, user=g.user, rulebook=rulebook(), tz=tz())
+    data, name = cioms.for_request(get_db(), _ae_id(ae_id), number, user=g.user, rulebook=rulebook(), tz=tz(),
+                                   actor=g.user["email"], now=now())
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
