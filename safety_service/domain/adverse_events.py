@@ -38,6 +38,7 @@ COLUMNS = ("id", "subject_id", "site", "seq", "term", "meddra_code", "soc", "ctc
            "phase", "treatment_emergent", "awareness_at", "report_due_at", "expedited_due_at", "susar", "status",
            "version", "description", "created_at", "created_by", "updated_at", "updated_by", "signed_off_at",
            "signed_off_by", "signed_off_version", "report_sent_at", "report_sent_by")
+_SELECTED = ", ".join(COLUMNS)
 # Called inside the transaction of every create, amendment and entered-in-error with (db, ae, now), e.g. to
 # recompute the stopping rule at the save that may cross it (jobs/signals.py).
 ON_CHANGED: list[Callable[[Database, dict, datetime], None]] = []
@@ -53,11 +54,19 @@ def display_id(ae: dict) -> str:
 
 def _to_dict(r: dict) -> dict:
     """A stored row as the AE dict the domain, the API and the exports share."""
-    out = {k: r.get(k) for k in COLUMNS}
+    return _shaped({k: r.get(k) for k in COLUMNS}, {})
+
+
+def _shaped(out: dict, criteria: dict[str, list]) -> dict:
+    """The stored columns as the AE dict: booleans, the criteria list (``criteria`` keeps each distinct JSON text
+    parsed once for a whole list), the SUSAR status."""
     for k in BOOLS:
         out[k] = bool(out[k])
-    out["expected"] = None if r.get("expected") is None else bool(r["expected"])
-    out["seriousness"] = json.loads(r.get("seriousness") or "[]")
+    out["expected"] = None if out["expected"] is None else bool(out["expected"])
+    raw = out["seriousness"] or "[]"
+    if raw not in criteria:
+        criteria[raw] = json.loads(raw)
+    out["seriousness"] = list(criteria[raw])  # each AE its own list
     # A SUSAR is settled only when assessed unexpected (ICH E2A II.A); rows saved before this rule stored
     # susar = 1 for "not yet assessed" too, so it is read from expected, not trusted as stored.
     out["susar"] = out["susar"] and out["expected"] is False
@@ -145,13 +154,16 @@ def list_aes(db: Database, user: dict | None, filters: dict | None = None, *,
             clauses.append(sql)
             params.append(int(f[key]) if isinstance(f[key], bool) else f[key])
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    return [_to_dict(r) for r in db.query(f"SELECT * FROM adverse_events {where} ORDER BY subject_id, seq", params)]
+    criteria: dict[str, list] = {}
+    return [_shaped(dict(zip(COLUMNS, values)), criteria)
+            for values in db.execute(f"SELECT {_SELECTED} FROM adverse_events {where} ORDER BY subject_id, seq", params)]
 
 
 def all_for_analysis(db: Database) -> Iterable[dict]:
     """Every AE, entered-in-error ones included (the analyses filter on ``status``), unscoped."""
-    for r in db.query("SELECT * FROM adverse_events ORDER BY subject_id, seq"):
-        yield _to_dict(r)
+    criteria: dict[str, list] = {}
+    for values in db.execute(f"SELECT {_SELECTED} FROM adverse_events ORDER BY subject_id, seq"):
+        yield _shaped(dict(zip(COLUMNS, values)), criteria)
 
 
 def versions(db: Database, ae_id: int, *, user: dict | None) -> list[dict]:
