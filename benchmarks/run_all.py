@@ -143,6 +143,21 @@ def verdicts(results: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def markdown(results: dict) -> str:
+    """The targets of one full run as a Markdown table, with when, where and how loaded the machine was."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = ["# Benchmark results (`make bench`)", "",
+             f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()}: {os.cpu_count()} CPUs, "
+             f"{platform.machine()}, Python {platform.python_version()}; load average at the end {load} "
+             "(1, 5, 15 minutes). Every benchmark ran alone, one after the other; the JSON of each is beside this "
+             "file when the run is local (not kept in git).", "",
+             "| target | figure (target): verdict |", "| --- | --- |"]
+    lines += [f"| {label} | {value} |" for label, value in verdicts(results)]
+    lines += ["", "| benchmark | wall time (s) | status |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {r['seconds']} | {r['status']} |" for name, r in results.items()]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="", help="comma-separated names: " + ", ".join(BENCHMARKS))
@@ -188,6 +203,9 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "all.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {(RESULTS / 'all.json').relative_to(HERE.parent)}")
+    if not args.quick and not args.report and set(names) == set(BENCHMARKS):
+        (RESULTS / "RESULTS.md").write_text(markdown(results), encoding="utf-8")  # the record kept in git
+        print(f"wrote {(RESULTS / 'RESULTS.md').relative_to(HERE.parent)}")
     return 0 if all(r["status"] == "ok" for r in results.values()) else 1
 
 
