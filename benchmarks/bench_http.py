@@ -91,7 +91,7 @@ def prepare(workdir: Path) -> tuple[dict, dict]:
 def start_server(env: dict, workers: int, threads: int, port: int, workdir: Path) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(workers), "--threads", str(threads),
            "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "--error-logfile", str(workdir / "error.log"),
-           "--timeout", "60", "--preload", "safety_service:create_app()"]
+           "--timeout", "60", "--preload", "safety_service.wsgi:app"]  # as docs/DEPLOYMENT.md runs it
     log = open(workdir / "access.log", "wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
