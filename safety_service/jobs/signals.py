@@ -7,7 +7,7 @@ crossing is raised at the save that causes it. Alerts have natural keys (``stopp
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -91,11 +91,35 @@ def check_at_save(db: Database, rulebook, tz: str, ae: dict, now: datetime) -> i
             message = _stopping_message(rule, now_.x, now_.n, now_.posterior, ae["id"], ae["subject_id"],
                                         str(ae["onset"])[:10], now_.x, now_.n, now_.posterior)
             raised += _raise_stopping(db, rule, message, now, ae["subject_id"], ae["id"])
-    same_term = list(db.query("SELECT id, subject_id, term, onset, status, treatment_emergent FROM adverse_events "
-                              "WHERE term = ?", [ae["term"]]))
-    people = list(db.query("SELECT subject_id, injection_at FROM participants WHERE subject_id IN "
-                           "(SELECT subject_id FROM adverse_events WHERE term = ?)", [ae["term"]]))
-    return raised + _raise_clusters(db, find_clusters(rulebook.stopping.clusters, people, same_term, now, tz), now)
+    rule = rulebook.stopping.clusters
+    near = chained_by_onset(db, ae["term"], date.fromisoformat(str(ae["onset"])[:10]), rule.window_days)
+    subjects = sorted({a["subject_id"] for a in near})
+    people = list(db.query(f"SELECT subject_id, injection_at FROM participants WHERE subject_id IN "
+                           f"({', '.join('?' * len(subjects))})", subjects)) if subjects else []
+    return raised + _raise_clusters(db, find_clusters(rule, people, near, now, tz), now)
+
+
+def chained_by_onset(db: Database, term: str, onset: date, window_days: int) -> list[dict]:
+    """The AEs of ``term`` linked to ``onset`` by a chain of onsets at most ``window_days`` apart.
+
+    Within a cluster, consecutive onsets are never further apart than the window (domain/signals.find_clusters),
+    so the clusters an AE can belong to are exactly the clusters found among these: the save reads the AEs around
+    its own onset, not every AE of the term (issue 18: the same cost at 20 AEs or 10,000).
+    """
+    window = timedelta(days=window_days)
+    low = high = onset
+    found: dict[int, dict] = {}
+    while True:
+        fresh = [r for r in db.query(
+            "SELECT id, subject_id, term, onset, status, treatment_emergent FROM adverse_events "
+            "WHERE term = ? AND onset >= ? AND onset < ?",  # onsets are ISO dates: text order is date order
+            [term, (low - window).isoformat(), (high + window + timedelta(days=1)).isoformat()])
+            if r["id"] not in found]
+        if not fresh:
+            return sorted(found.values(), key=lambda r: r["id"])
+        found.update((r["id"], r) for r in fresh)
+        onsets = [date.fromisoformat(str(r["onset"])[:10]) for r in found.values()]
+        low, high = min(onsets), max(onsets)
 
 
 def _on_ae_changed(db: Database, ae: dict, now: datetime) -> None:
