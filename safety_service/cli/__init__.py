@@ -220,6 +220,16 @@ class SafetyGroup(FlaskGroup):
 
     FLASK_COMMANDS = ("routes", "run", "shell")
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        for command in all_commands():  # known without the app: `safety --help` need not build it (about 1 s)
+            self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Our commands and Flask's own, without loading the app (FlaskGroup would, for app.cli's commands: the
+        same ones, registered there by create_app for `flask --app safety_service`)."""
+        return sorted(self.commands)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         found = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
         found = [(name, cmd) for name, cmd in found if cmd is not None and not cmd.hidden]
