@@ -40,6 +40,33 @@ def _cheap_argon2():
     users._hasher = kept
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _url_builders_compiled_once():
+    """Each app's routes with the URL builders werkzeug compiled for the first app of the session.
+
+    Why: werkzeug compiles a builder for every route of every app (~0.1 s an app, half a test's set-up). A builder is
+    generated from the rule's text, parts and defaults only, and reads the rule it is bound to when called, so the
+    function compiled for the same rule before is the one werkzeug would compile again.
+    """
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None:  # another werkzeug: compile as it does
+        yield
+        return
+    compiled = {}
+
+    def once(rule, append_unknown=True):
+        key = (rule.rule, tuple(rule._trace), repr(sorted((rule.defaults or {}).items())), append_unknown)
+        if key not in compiled:
+            compiled[key] = compile_builder(rule, append_unknown)
+        return compiled[key]
+
+    Rule._compile_builder = once
+    yield
+    Rule._compile_builder = compile_builder
+
+
 @pytest.fixture
 def clock():
     return FixedClock(NOW)
