@@ -5,9 +5,11 @@ safety_sam (safety officer), auditor_ada (auditor), admin_alex (admin). Every pe
 """
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from jinja2 import BytecodeCache
@@ -66,6 +68,31 @@ def _url_builders_compiled_once():
     Rule._compile_builder = once
     yield
     Rule._compile_builder = compile_builder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _rules_parsed_once():
+    """Each app's rulebook with the rules models parsed for the first app that read the same rules files.
+
+    Why: parsing the TOML files (the CTCAE catalogue most) cost every test's app ~35 ms. The models are frozen and
+    the key is the bytes of every file in the folder, so a test that edits or breaks a rules file has it read (and
+    refused) as before; each app gets a Rulebook object of its own.
+    """
+    from safety_service import rulebook
+
+    load = rulebook.load_rulebook
+    parsed = {}
+
+    def load_once(rules_dir):
+        folder = Path(rules_dir)
+        key = (str(folder), tuple(sorted((str(f), f.read_bytes()) for f in folder.rglob("*") if f.is_file())))
+        if key not in parsed:
+            parsed[key] = load(rules_dir)
+        return copy.copy(parsed[key])
+
+    rulebook.load_rulebook = load_once
+    yield
+    rulebook.load_rulebook = load
 
 
 class _CompiledTemplates(BytecodeCache):
