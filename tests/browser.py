@@ -1,7 +1,8 @@
 """Shared Playwright fixtures: the app with the demo study on a loopback port, Debian's chromium, personas.
 
-Loaded for every test module by ``pytest_plugins`` in conftest.py (so the server and the browser start once per
-session); import the helpers you need (``from browser import shoot, horizontal_overflow``).
+Loaded for every test module by ``pytest_plugins`` in conftest.py, so the server starts once per session and the
+browser once per run of browser tests. Import the helpers you need (``from browser import shoot``), never the
+fixtures: a fixture imported into a test module becomes that module's own (its own demo site, its own browser).
 The server runs in a thread of the test process (werkzeug, threaded) on a SQLite file of its own, with a fixed
 clock at conftest's NOW so the demo, its screenshots and the charts are the same on every run. The demo's
 accounts are created with random passwords which ``load_demo`` returns: the fixtures sign in with those.
@@ -11,8 +12,10 @@ Screenshots go to test-artifacts/ (gitignored).
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
@@ -44,10 +47,9 @@ class DemoSite:
         return connect(self.app.config["DATABASE"])
 
 
-@pytest.fixture(scope="session")
-def demo_site(tmp_path_factory):
-    """The app with the demo study, served on 127.0.0.1 on a free port for the whole session."""
-    home = tmp_path_factory.mktemp("browser")
+@contextmanager
+def served_demo(home: Path) -> Iterator[DemoSite]:
+    """The app with the demo study in ``home``, served on 127.0.0.1 on a free port while the block runs."""
     app = create_app({"TESTING": True, "DATABASE": str(home / "safety.db"), "INSTANCE_PATH": str(home / "instance"),
                       "CLOCK": FixedClock(NOW), "SECRET_KEY": "browser-tests", "SCHEDULER_ENABLED": False})
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -66,22 +68,70 @@ def demo_site(tmp_path_factory):
             by_role[f"{a['role']}:{a['site']}"] = a
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()
-    yield DemoSite(f"http://127.0.0.1:{server.server_port}", app, by_role)
-    server.shutdown()
-    thread.join(timeout=10)
+    try:
+        yield DemoSite(f"http://127.0.0.1:{server.server_port}", app, by_role)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    """Debian's chromium, headless, launched once per test module and closed at its end.
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory):
+    """The demo study served for the whole session. A module whose stories must not show on the other modules'
+    pages (or see theirs) overrides it with a module-scoped one of its own, also made by ``served_demo``."""
+    with served_demo(tmp_path_factory.mktemp("browser")) as site:
+        yield site
 
-    Module scope, not session: each test module that imports these fixtures gets its own copy, and a second
-    sync_playwright() cannot start while another module's is still open ("Sync API inside the asyncio loop").
+
+class _Chromium:
+    """One Playwright and one headless chromium for a run of consecutive browser tests.
+
+    Why not a session fixture: while Playwright's sync API is open it marks an asyncio loop as running in the main
+    thread, so a test after the browser tests that starts a loop (or a second sync_playwright()) would fail. Why not a
+    module fixture: starting Playwright and chromium again cost each browser module ~1.5 s.
     """
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+
+    def __init__(self):
+        self.playwright = self.browser = None
+
+    def get(self):
+        if self.browser is None:
+            self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                           headless=True)
+        return self.browser
+
+    def close(self):
+        if self.playwright is not None:
+            try:
+                if self.browser is not None:
+                    self.browser.close()
+            finally:
+                self.playwright.stop()
+                self.playwright = self.browser = None
+
+
+_chromium = _Chromium()
+
+
+@pytest.fixture
+def chromium():
+    """Debian's chromium, headless: started by the first browser test, closed after the last one of a run of them."""
+    return _chromium.get()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Close chromium once the test's own fixtures (its browser contexts) are torn down, unless the next test uses it."""
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or "chromium" not in getattr(nextitem, "fixturenames", ()):
+            _chromium.close()
+
+
+def pytest_sessionfinish(session):
+    _chromium.close()  # a run stopped in the middle of the browser tests (-x, Ctrl+C)
 
 
 @pytest.fixture

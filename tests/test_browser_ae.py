@@ -5,25 +5,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from browser import CHROMIUM, CHROMIUM_ARGS, as_role, demo_site, horizontal_overflow, shoot  # noqa: F401
+from browser import horizontal_overflow, served_demo, shoot
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    """Debian's chromium for this module only (overrides browser.chromium for as_role).
-
-    Why not browser.chromium: a session fixture imported into two test modules becomes two session fixtures, and
-    a second sync_playwright() cannot start while the first is still open. Closing ours at the end of the module
-    leaves the other browser modules theirs.
-    """
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+def demo_site(tmp_path_factory):
+    """A demo study of this module's own: the records and mails its stories add stay off the other modules' pages."""
+    with served_demo(tmp_path_factory.mktemp("browser")) as site:
+        yield site
 
 
 TABLET = {"width": 820, "height": 1180}  # a 10-inch tablet held upright

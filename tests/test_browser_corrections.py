@@ -6,21 +6,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from browser import CHROMIUM, CHROMIUM_ARGS, as_role, demo_site, shoot  # noqa: F401
+from browser import served_demo, shoot
 from safety_service.db import rows
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    """Debian's chromium for this module only (see test_browser_ae.py for why not the session one)."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+def demo_site(tmp_path_factory):
+    """A demo study of this module's own: the records and mails its stories add stay off the other modules' pages."""
+    with served_demo(tmp_path_factory.mktemp("browser")) as site:
+        yield site
 
 
 SAMPLE_LOCAL = "2026-06-14T09:00"        # the day before the demo's NOW, Europe/Berlin
