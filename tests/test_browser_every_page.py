@@ -12,7 +12,7 @@ import pytest
 
 from safety_service.domain import numbers
 from safety_service.domain.units import ANALYTES
-from walk import axe_violations, walk
+from walk import axe_violations, walk, with_axe
 
 pytestmark = pytest.mark.browser
 
@@ -76,7 +76,7 @@ def test_it_finds_reading_problems_where_they_are():
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_passes_axe_and_reads_as_people_read(as_role, demo_site, role):
-    page = as_role(role)
+    page = with_axe(as_role(role))
     visited, problems = [], []
     for url, endpoint in walk(page, demo_site.app):
         visited.append(endpoint)
