@@ -11,15 +11,16 @@ from flask import Flask
 from .settings import PROJECT_ROOT, from_environment, resolve_paths
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
+def create_app(config: dict[str, Any] | None = None, *, web: bool = True, rules: bool = True) -> Flask:
     """Build the app: settings (SAFETY_* environment, then ``config``), rules validated, database migrated.
 
     Raises RulesError (naming file, key, problem) for a bad rules file and SettingsError for a bad setting.
-    Starts no threads: run.py or `safety scheduler` start the scheduler.
+    Starts no threads: run.py or `safety scheduler` start the scheduler. ``web=False`` leaves out the pages and
+    the API (the `safety` commands that need neither start in half the time); ``rules=False`` the study's rules
+    (only for commands that read none: tokens, the audit trail, backups).
     """
     from . import cli, db as dbmod, migrations
     from .clock import Clock
-    from .rulebook import load_rulebook, record_rule_changes
 
     config = dict(config or {})
     instance = Path(config.pop("INSTANCE_PATH", None) or os.environ.get("SAFETY_INSTANCE_PATH") or PROJECT_ROOT / "instance")
@@ -41,7 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     clock = cfg.get("CLOCK") or Clock()
     app.extensions["clock"] = clock
-    app.extensions["rulebook"] = load_rulebook(cfg["RULES_DIR"])
+    if rules:
+        from .rulebook import load_rulebook
+        app.extensions["rulebook"] = load_rulebook(cfg["RULES_DIR"])
     from .domain.audit import seal_legacy, use_keys
     from .settings import audit_keys
     use_keys(cfg["DATABASE"], audit_keys(cfg))  # before anything below writes an audit entry
@@ -49,13 +52,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     try:
         migrations.apply(db)
         seal_legacy(db, clock.now())  # entries chained before keying (issue 15) end in a keyed one
-        record_rule_changes(db, app.extensions["rulebook"], clock.now())
+        if rules:
+            from .rulebook import record_rule_changes
+            record_rule_changes(db, app.extensions["rulebook"], clock.now())
     finally:
         db.conn.close()
 
-    from . import web
-    web.register(app)
+    if web:
+        from . import web as pages
+        pages.register(app)
     cli.register(app)
-    from .mail.notify import install as install_mail_hook
-    install_mail_hook(app)  # immediate alert mail, queued in the transaction that raises the alert
+    if rules:  # alerts come from the rules: an app without them raises none
+        from .mail.notify import install as install_mail_hook
+        install_mail_hook(app)  # immediate alert mail, queued in the transaction that raises the alert
     return app

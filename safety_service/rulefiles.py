@@ -10,10 +10,12 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .settings import ConfigurationError
+
 M = TypeVar("M", bound=BaseModel)
 
 
-class RulesError(Exception):
+class RulesError(ConfigurationError):
     """A rules file is missing, unreadable or invalid; the message names the file, key and problem."""
 
     def __init__(self, path: Path | str, key: str, problem: str):

@@ -14,7 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class SettingsError(ValueError):
+class ConfigurationError(Exception):
+    """The service cannot start with this setting or rules file (the `safety` command prints it and exits 2)."""
+
+
+class SettingsError(ConfigurationError, ValueError):
     """A setting has a value the service cannot run with; the message names the variable."""
 
 

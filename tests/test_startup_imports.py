@@ -31,8 +31,44 @@ def test_it_keeps_sqlite_utils_working_without_pandas_at_start(tmp_path):
     assert _heavy_modules_after(code, tmp_path) == []
 
 
-def test_it_answers_safety_help_without_them_although_the_whole_app_is_built(tmp_path):
-    # `safety --help` builds the app (every blueprint, the rules, the migrations) to list the commands
-    code = ("import sys\nsys.argv = ['safety', '--help']\nfrom safety_service.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass")
-    assert _heavy_modules_after(code, tmp_path) == []
+def _modules_after_command(argv: list[str], tmp_path, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules (under ``prefixes``) a fresh interpreter has imported after running `safety ARGV`."""
+    code = (f"import sys\nsys.argv = ['safety', *{argv!r}]\nfrom safety_service.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            f"print('MODULES:' + ','.join(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))")
+    env = {"SAFETY_DATABASE": str(tmp_path / "probe.sqlite"), "SAFETY_INSTANCE_PATH": str(tmp_path / "instance"),
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("MODULES:")]
+    return [m for m in line[len("MODULES:"):].split(",") if m]
+
+
+def test_it_answers_safety_help_without_building_the_app_or_importing_an_area(tmp_path):
+    loaded = _modules_after_command(["--help"], tmp_path, ("safety_service", "pydantic", "apscheduler", *HEAVY))
+    # no rules, no web pages, no jobs, no exports: only the command line and what it needs to parse options
+    for area in ("safety_service.rulebook", "safety_service.web", "safety_service.jobs", "safety_service.exports",
+                 "safety_service.cli.jobs", "safety_service.cli.exports"):
+        assert area not in loaded, area
+    assert not [m for m in loaded if m.split(".")[0] in ("pydantic", "apscheduler", *HEAVY)]
+
+
+def test_a_token_is_created_without_the_rules_the_pages_or_the_jobs(tmp_path):
+    _modules_after_command(["init-db"], tmp_path, ("safety_service",))
+    code_user = ["user", "add", "t@example.org", "--role", "safety_officer", "--password-stdin"]
+    subprocess.run([sys.executable, "-m", "safety_service.cli", *code_user], input="a long probe passphrase 42\n",
+                   text=True, capture_output=True, check=True,
+                   env={"SAFETY_DATABASE": str(tmp_path / "probe.sqlite"),
+                        "SAFETY_INSTANCE_PATH": str(tmp_path / "instance"), "PATH": "/usr/bin:/bin"})
+    loaded = _modules_after_command(["token", "create", "t@example.org"], tmp_path, ("safety_service", "pydantic"))
+    for module in ("safety_service.rulebook", "safety_service.web", "safety_service.jobs", "pydantic"):
+        assert module not in loaded, module
+
+
+def test_safety_check_imports_its_jobs_but_no_export_page_or_scheduler(tmp_path):
+    loaded = _modules_after_command(["check", "--now", "2026-06-15T10:00:00+00:00"], tmp_path,
+                                    ("safety_service", "apscheduler", *HEAVY))
+    assert "safety_service.jobs.checks" in loaded and "safety_service.rulebook" in loaded
+    for module in ("safety_service.web", "safety_service.cli.exports", "safety_service.exports.service",
+                   "apscheduler", *HEAVY):
+        assert module not in loaded, module

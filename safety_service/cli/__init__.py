@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from ..clock import Clock, FixedClock
 from ..db import connect
@@ -186,72 +186,123 @@ def demo(seed):
 
 
 COMMANDS = [init_db, user_group, token_group, audit_group, backup, demo]
-# Commands of other areas, as "module:attribute" (a command or a list of commands). Imported when the app
-# registers them, not at import time: those modules import this one for app_db and the --now option.
-AREA_COMMANDS = [
-    "safety_service.cli.import_labs:import_group",  # `safety import labs`
-    "safety_service.cli.import_history:import_group",  # adds `safety import conmeds|medical-history`
-    "safety_service.cli.jobs:JOB_COMMANDS",  # `safety check`, `mail send`, `digest`, `scheduler`
-    "safety_service.cli.exports:export_group",  # `safety export ae|audit|sdtm|queries`
-    "safety_service.cli.export_odm:export_group",  # adds `safety export odm`
-    "safety_service.cli.export_cioms:export_group",  # adds `safety export cioms`
-    "safety_service.cli.export_screening:export_group",  # adds `safety export screening-log`
-]
+# The commands of other areas: name -> (the modules that define or join it, the attribute, its one-line help).
+# A module is imported only when its command runs or is asked for (`safety check` imports no export code,
+# `safety --help` none at all); those modules import this one for app_db and the --now option.
+# tests/test_cli_startup.py checks each help line against the command's own.
+AREA_COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "import": (("safety_service.cli.import_labs", "safety_service.cli.import_history"), "import_group",
+               "Import data files."),
+    "check": (("safety_service.cli.jobs",), "check_command",
+              "Run every scheduled check once (overdue visits, SAE clocks, AEs, lab rules, stopping rule); "
+              "print what it raised."),
+    "mail": (("safety_service.cli.jobs",), "mail_group", "The mail outbox."),
+    "digest": (("safety_service.cli.jobs",), "digest_command",
+               "Build and queue today's digest for each recipient (one per person per day), then deliver."),
+    "scheduler": (("safety_service.cli.jobs",), "scheduler_command",
+                  "Run the scheduled jobs in this process (beside gunicorn workers, which run none)."),
+    "export": (("safety_service.cli.exports", "safety_service.cli.export_odm", "safety_service.cli.export_cioms",
+                "safety_service.cli.export_screening"), "export_group",
+               "Export listings and the audit trail (each export is recorded in the audit trail)."),
+}
+FLASK_COMMANDS = ("routes", "run", "shell")  # Flask's development commands: the only ones that need the web app
+RULELESS_COMMANDS = ("token", "audit", "backup")  # read no rules file: start without validating them
+
+
+def area_command(name: str) -> click.Command:
+    """Import the modules of an area command (the first defines it, the others add their subcommands to it)."""
+    import importlib
+
+    modules, attr, _help = AREA_COMMANDS[name]
+    loaded = [importlib.import_module(m) for m in modules]
+    return getattr(loaded[0], attr)
 
 
 def all_commands() -> list[click.Command]:
-    import importlib
+    return list(COMMANDS) + [area_command(name) for name in AREA_COMMANDS]
 
-    commands = list(COMMANDS)
-    for ref in AREA_COMMANDS:
-        module, attr = ref.split(":")
-        found = getattr(importlib.import_module(module), attr)
-        commands.extend(found if isinstance(found, list) else [found])
-    return commands
+
+class AreaCommands(click.Group):
+    """A group that knows the area commands by name and imports one only when it is asked for."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Our own commands first: FlaskGroup's lookup would scan every installed package for plugins (~30 ms)."""
+        command = self.commands.get(name)
+        if command is None and name in AREA_COMMANDS:
+            command = area_command(name)
+            self.add_command(command)
+        return command if command is not None else super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(AREA_COMMANDS))
+
+    def help_line(self, ctx: click.Context, name: str, limit: int) -> str | None:
+        """The help line, from the table for an area command not imported yet (listing must not import it)."""
+        if name not in self.commands and name in AREA_COMMANDS:
+            return click.Command(name, help=AREA_COMMANDS[name][2]).get_short_help_str(limit)
+        command = self.get_command(ctx, name)
+        return None if command is None or command.hidden else command.get_short_help_str(limit)
+
+
+class AppCommands(AreaCommands, AppGroup):
+    """``app.cli`` for `flask --app safety_service ...`: the same commands, imported when one is run."""
 
 
 def register(app: Flask) -> None:
-    for command in all_commands():
-        app.cli.add_command(command)
+    commands = AppCommands(app.cli.name)
+    commands.commands.update(app.cli.commands)  # any a blueprint added
+    for command in COMMANDS:
+        commands.add_command(command)
+    app.cli = commands
 
 
-class SafetyGroup(FlaskGroup):
+class SafetyGroup(AreaCommands, FlaskGroup):
     """`safety --help` lists the service's own commands first; Flask's development commands come after them."""
-
-    FLASK_COMMANDS = ("routes", "run", "shell")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        for command in all_commands():  # known without the app: `safety --help` need not build it (about 1 s)
+        for command in COMMANDS:  # known without the app: `safety --help` need not build it (about 1 s)
             self.add_command(command)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Our commands and Flask's own, without loading the app (FlaskGroup would, for app.cli's commands: the
         same ones, registered there by create_app for `flask --app safety_service`)."""
-        return sorted(self.commands)
+        return sorted(set(self.commands) | set(AREA_COMMANDS))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        found = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
-        found = [(name, cmd) for name, cmd in found if cmd is not None and not cmd.hidden]
-        for title, group in (("Commands", [c for c in found if c[0] not in self.FLASK_COMMANDS]),
+        names = self.list_commands(ctx)
+        for title, group in (("Commands", [n for n in names if n not in FLASK_COMMANDS]),
                              ("Flask's development commands (use run.py or make run to serve)",
-                              [c for c in found if c[0] in self.FLASK_COMMANDS])):
-            if group:
-                limit = formatter.width - 6 - max(len(name) for name, _ in group)
-                with formatter.section(title):
-                    formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in group])
+                              [n for n in names if n in FLASK_COMMANDS])):
+            if not group:
+                continue
+            limit = formatter.width - 6 - max(len(name) for name in group)
+            rows = [(name, self.help_line(ctx, name, limit)) for name in group]
+            with formatter.section(title):
+                formatter.write_dl([(name, text) for name, text in rows if text is not None])
+
+
+def _create_app_for(ctx_name: str | None) -> Flask:
+    """The app a command needs: the web pages only for Flask's development commands (half the start-up), the rules
+    for all but the few that read none."""
+    from .. import create_app
+    return create_app(web=ctx_name in FLASK_COMMANDS, rules=ctx_name not in RULELESS_COMMANDS)
+
+
+def _invoked() -> str | None:
+    ctx = click.get_current_context(silent=True)
+    return ctx.find_root().invoked_subcommand if ctx else None
 
 
 def main() -> None:
     """Entry point of the `safety` console script."""
-    from .. import create_app
-    from ..rulefiles import RulesError
-    from ..settings import SettingsError
+    from ..settings import ConfigurationError  # a bad setting or rules file (RulesError, SettingsError)
 
-    group = SafetyGroup(create_app=lambda: create_app(), add_default_commands=True, help="The trial safety service.")
+    group = SafetyGroup(create_app=lambda: _create_app_for(_invoked()), add_default_commands=True,
+                        help="The trial safety service.")
     try:
         group.main(prog_name="safety")
-    except (RulesError, SettingsError) as e:
+    except ConfigurationError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
 

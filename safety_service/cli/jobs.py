@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from . import app_db, clock_from, clock_option
-from ..jobs import checks, digest, mail, scheduler
+from ..jobs import checks, digest, mail
 
 
 @click.command("check")
@@ -76,6 +76,7 @@ def digest_command(now_text):
 @with_appcontext
 def scheduler_command():
     """Run the scheduled jobs in this process (beside gunicorn workers, which run none)."""
+    from ..jobs import scheduler  # APScheduler: only for the command that runs it
     click.echo(f"scheduler: {', '.join(j.id for j in scheduler.JOBS)} (Ctrl-C to stop)")
     scheduler.run_forever(current_app._get_current_object())
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable
-
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
+from typing import TYPE_CHECKING, Callable
 
 from ..db import connect
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ def configure(scheduler, app) -> None:
 
 
 def start_in_process(app) -> BackgroundScheduler:
+    from apscheduler.schedulers.background import BackgroundScheduler  # here: `safety check` never runs one
+
     scheduler = BackgroundScheduler(timezone=app.config["TIMEZONE"])
     configure(scheduler, app)
     scheduler.start()
@@ -57,6 +59,8 @@ def start_in_process(app) -> BackgroundScheduler:
 
 def run_forever(app) -> None:
     """`safety scheduler`: the jobs in this process only, for deployments with several web workers."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
     scheduler = BlockingScheduler(timezone=app.config["TIMEZONE"])
     configure(scheduler, app)
     log.info("scheduler running %d jobs", len(JOBS))
