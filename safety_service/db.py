@@ -49,6 +49,40 @@ def atomic(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         db.conn.execute("COMMIT")
 
 
+@contextmanager
+def atomic_if_free(db: sqlite_utils.Database) -> Iterator[bool]:
+    """A write that may be skipped (a cache fill): a transaction only if the write lock is free at once.
+
+    Yields True inside the transaction, or False without one when another writer holds the lock, so the caller
+    never queues behind the clinical writes (the busy handler's sleeps would add up to 100 ms to theirs).
+    """
+    if db.conn.in_transaction:
+        with atomic(db):
+            yield True
+        return
+    db.conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        db.conn.execute("BEGIN IMMEDIATE")
+        began = True
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise
+        began = False
+    finally:
+        db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not began:
+        yield False
+        return
+    try:
+        yield True
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
+
+
 def row(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> dict | None:
     """The first row of a query as a dict, or None."""
     for r in db.query(sql, params):

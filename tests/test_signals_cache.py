@@ -78,3 +78,27 @@ def test_signal_pages_served_from_the_cache_equal_a_fresh_computation_after_rand
                 fresh = page(user, url)
                 assert len(loads) == before + 1, (n, persona, url)
                 assert served == again == fresh, (n, persona, url)
+
+
+def test_a_view_does_not_wait_for_the_write_lock_to_fill_the_cache(app, tmp_path):
+    """While another writer holds the lock the figure is computed and shown, not stored, and nothing waits."""
+    import sqlite3
+
+    from safety_service.db import connect
+    from safety_service.domain.incremental import figures
+
+    db = connect(app.config["DATABASE"])
+    holder = sqlite3.connect(app.config["DATABASE"], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        # waiting would end in "database is locked" after the 10 s busy timeout: the figure comes back instead
+        assert figures.cached(db, "probe:locked", lambda: {"n": 1}) == {"n": 1}
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert db.execute("SELECT count(*) FROM figure_cache WHERE key = 'probe:locked'").fetchone()[0] == 0
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000  # restored for the clinical writes
+    calls = []
+    assert figures.cached(db, "probe:locked", lambda: calls.append(1) or {"n": 2}) == {"n": 2}
+    assert figures.cached(db, "probe:locked", lambda: calls.append(1) or {"n": 3}) == {"n": 2}  # stored now
+    assert calls == [1]

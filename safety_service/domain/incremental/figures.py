@@ -12,7 +12,7 @@ from typing import Callable, TypeVar
 
 from sqlite_utils import Database
 
-from ...db import atomic
+from ...db import atomic_if_free
 from . import versions
 
 T = TypeVar("T")
@@ -23,7 +23,8 @@ KEPT = 200  # entries kept at most: keys carry the minute, so a quiet day would 
 def cached(db: Database, key: str, compute: Callable[[], T]) -> T:
     """The value stored under ``key`` at the current data version, else ``compute()`` stored under it.
 
-    Stored only if the data version did not move while computing: a value never outlives the data it was made of.
+    Stored only if the data version did not move while computing: a value never outlives the data it was made of;
+    and only if the write lock is free (else the next view computes it again).
     The values are the service's own objects written by the service (pickle), never anything a user supplied.
     """
     version = versions.current(db, VERSION)
@@ -31,8 +32,8 @@ def cached(db: Database, key: str, compute: Callable[[], T]) -> T:
     if hit and hit[0] == version:
         return pickle.loads(hit[1])
     value = compute()
-    with atomic(db):
-        if versions.current(db, VERSION) == version:
+    with atomic_if_free(db) as free:  # a view never waits behind an AE save to fill the cache
+        if free and versions.current(db, VERSION) == version:
             db.execute("INSERT INTO figure_cache (key, version, value) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
                        "SET version = excluded.version, value = excluded.value",
                        [key, version, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)])
