@@ -57,7 +57,7 @@ def compute(db: Database, user: dict | None, *, study: Study, tz: str, now: date
     """Everything the dashboard shows, as of ``now``, within the user's site scope, computed from the records."""
     people = participants.list_for(db, user)
     schedules = sources.cohort_schedules(db, people, study, tz, now)
-    egfr, aes = sources.cohort_egfr(db, people, user), sources.adverse_events(db, user)
+    egfr, aes = sources.cohort_egfr(db, people, user), sources.ae_marks(db, user)
     overdue = cohort.overdue_visits(schedules)
     missed = sum(1 for sched in schedules.values() for s in sched if s.status == "missed")
     board = Dashboard(len(people), sum(1 for p in people if p.get("injection_at")), alerts.counts(db, user),

@@ -87,6 +87,12 @@ def adverse_events(db: Database, user: dict | None, subject_id: str | None = Non
     return module.list_aes(db, user, {"subject_id": subject_id} if subject_id else None)
 
 
+def ae_marks(db: Database, user: dict | None) -> list[dict]:
+    """The active AEs the user may see, as the fields the swimmer plot draws; [] before the AE module lands."""
+    module = _ae_module()
+    return [] if module is None else module.chart_marks(db, user)
+
+
 def sae_clocks(db: Database, user: dict | None) -> list[dict]:
     """The open SAE report clocks (the alerts area's own query) of the sites the user may see."""
     return [c for c in checks.open_sae_clocks(db) if user is None or may_see_site(user, c["site"])]

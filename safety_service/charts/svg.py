@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
 
 # Okabe-Ito, the colour-blind-safe palette of static/style.css (Okabe & Ito 2008, "Color Universal Design").
@@ -22,6 +23,7 @@ def esc(text) -> str:
     return escape(str(text), quote=True)
 
 
+@lru_cache(maxsize=8192)  # a chart repeats its coordinates (a lane's y, a day's x): thousands of calls per chart
 def num(x: float) -> str:
     """A coordinate with two decimals at most and no trailing zeros: short, stable across platforms."""
     text = f"{x:.2f}".rstrip("0").rstrip(".")

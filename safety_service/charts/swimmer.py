@@ -7,6 +7,7 @@ Lanes are sorted longest follow-up first; with many participants the lanes thin 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .svg import BLACK, GRADE_COLOURS, LINE, MUTED, SOFT, Canvas, Chart, Scale, Table, legend, nice_ticks, x_axis
 
@@ -14,8 +15,7 @@ WIDTH, LEFT, RIGHT, TOP, BOTTOM = 960, 86, 24, 12, 74
 MAX_PLOT_HEIGHT = 1100
 
 
-@dataclass(frozen=True)
-class SwimMark:
+class SwimMark(NamedTuple):  # a tuple, not a frozen dataclass: the dashboard makes one per AE at every redraw
     day: int                      # study day of onset
     grade: int
     serious: bool

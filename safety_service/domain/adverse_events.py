@@ -159,6 +159,15 @@ def list_aes(db: Database, user: dict | None, filters: dict | None = None, *,
             for values in db.execute(f"SELECT {_SELECTED} FROM adverse_events {where} ORDER BY subject_id, seq", params)]
 
 
+def chart_marks(db: Database, user: dict | None) -> list[dict]:
+    """The active AEs the user may see, as the five fields a cohort chart draws (subject_id, onset_day, grade,
+    serious, term): the dashboard redraws after every AE save, so it does not shape every column of every AE."""
+    scope = site_scope(user)
+    cur = db.execute("SELECT subject_id, onset_day, grade, serious, term FROM adverse_events WHERE status = 'active'"
+                     + (" AND site = ?" if scope else "") + " ORDER BY subject_id, seq", [scope] if scope else [])
+    return [{"subject_id": s, "onset_day": d, "grade": g, "serious": bool(x), "term": t} for s, d, g, x, t in cur]
+
+
 def all_for_analysis(db: Database) -> Iterable[dict]:
     """Every AE, entered-in-error ones included (the analyses filter on ``status``), unscoped."""
     criteria: dict[str, list] = {}
