@@ -1,6 +1,6 @@
 """`safety export screening-log`: the CONSORT-style screening log (issue 13), added to the `safety export` group.
 
-Listed in cli.AREA_COMMANDS as this module's ``export_group`` (the same group as exports/cli.py, with this command
+Listed in cli.AREA_COMMANDS among the modules of `export` (the group of cli/exports.py, with this command
 attached), so importing the module is what registers the command.
 """
 from __future__ import annotations
