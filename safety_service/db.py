@@ -25,7 +25,9 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
-    return sqlite_utils.Database(conn)
+    # execute_plugins=False: no third-party sqlite-utils plugin runs on the trial's connection (nor is every
+    # installed package scanned for one at each start)
+    return sqlite_utils.Database(conn, execute_plugins=False)
 
 
 @contextmanager
