@@ -154,7 +154,7 @@ def main() -> dict:
             t0 = time.perf_counter()
             dump_size = dump()
             t_dump = min(t_dump, time.perf_counter() - t0)
-            for cached in (domains._local, domains._dtc, domains._range_text, domains._test):
+            for cached in (domains._local, domains._dtc, domains._range_text, domains._test, domains._num_text):
                 cached.cache_clear()  # every run starts cold, as a new `safety export sdtm` process does
             t0 = time.perf_counter()
             pkg, zip_size = build()

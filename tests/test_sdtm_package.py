@@ -495,3 +495,20 @@ def test_it_sorts_every_dataset_by_the_keys_its_define_declares(app, db, trial):
                 for row in df[keys].itertuples(index=False)]
         assert rows == sorted(rows), g.get("Name")
         assert len(set(rows)) == len(rows), g.get("Name")  # the keys identify a record
+
+
+def test_columns_read_at_once_equal_the_columns_read_value_by_value():
+    # package._columns transposes one row per record; it must give what reading each variable of each record gives
+    names = ["USUBJID", "LBSEQ", "LBSTRESN", "LBTOX"]
+    full = [{"USUBJID": f"S{i}", "LBSEQ": i, "LBSTRESN": i / 3, "LBTOX": "", "_at": i} for i in range(50)]
+    gappy = full[:10] + [{"USUBJID": "S-gap", "LBSEQ": 99}] + full[10:]
+    for records in (full, gappy, full[:1], []):
+        assert package._columns(names, records) == {n: [r.get(n) for r in records] for n in names}
+    assert package._columns(["USUBJID"], full[:3]) == {"USUBJID": ["S0", "S1", "S2"]}
+
+
+def test_the_define_length_of_numbers_counts_each_written_digit():
+    from safety_service.exports.submission.define_xml import _num_length
+    assert _num_length([1.25, 1.25, 10.5, None, float("nan"), 3]) == (3, 2)  # 1.25 and 10.5: 3 digits, 2 decimals
+    assert _num_length([1e-07]) == (8, 7)  # 0.0000001 as written without the exponent
+    assert _num_length([None]) == (1, 0)

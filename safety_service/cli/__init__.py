@@ -189,7 +189,7 @@ COMMANDS = [init_db, user_group, token_group, audit_group, backup, demo]
 # The commands of other areas: name -> (the modules that define or join it, the attribute, its one-line help).
 # A module is imported only when its command runs or is asked for (`safety check` imports no export code,
 # `safety --help` none at all); those modules import this one for app_db and the --now option.
-# tests/test_cli_startup.py checks each help line against the command's own.
+# tests/test_cli_lazy.py checks each help line against the command's own.
 AREA_COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "import": (("safety_service.cli.import_labs", "safety_service.cli.import_history"), "import_group",
                "Import data files."),
@@ -216,10 +216,6 @@ def area_command(name: str) -> click.Command:
     modules, attr, _help = AREA_COMMANDS[name]
     loaded = [importlib.import_module(m) for m in modules]
     return getattr(loaded[0], attr)
-
-
-def all_commands() -> list[click.Command]:
-    return list(COMMANDS) + [area_command(name) for name in AREA_COMMANDS]
 
 
 class AreaCommands(click.Group):

@@ -71,7 +71,7 @@ class Context:
 def _num_length(values) -> tuple[int, int]:
     """(Length, SignificantDigits) of numbers as written: digits before and after the point."""
     length, digits = 1, 0
-    for text in {repr(float(v)) for v in values if v is not None and v == v}:
+    for text in {repr(float(v)) for v in set(values) if v is not None and v == v}:  # each distinct value once
         if "e" in text:
             text = format(Decimal(text).normalize(), "f")
         whole, _, frac = text.lstrip("-").partition(".")
