@@ -56,11 +56,15 @@ def synthetic(n: int):
 
 
 def load(conn: sqlite3.Connection) -> list[dict]:
-    """The rows as AE dicts (what the domain list function returns)."""
-    out = []
+    """The rows as AE dicts (what the domain list function returns, read as it reads them: each distinct
+    seriousness text parsed once, each row its own list; domain/adverse_events.py _shaped)."""
+    out, criteria = [], {}
     for rec in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM adverse_events ORDER BY id"):
         row = dict(zip(COLUMNS, rec))
-        row["seriousness"] = json.loads(row["seriousness"])
+        raw = row["seriousness"]
+        if raw not in criteria:
+            criteria[raw] = json.loads(raw)
+        row["seriousness"] = list(criteria[raw])
         for k in BOOLS:
             row[k] = bool(row[k])
         out.append(row)
