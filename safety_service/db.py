@@ -41,8 +41,15 @@ def atomic(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             yield db
         return
     db.conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _commit_or_roll_back(db):
         yield db
+
+
+@contextmanager
+def _commit_or_roll_back(db: sqlite_utils.Database) -> Iterator[None]:
+    """The end of a transaction begun by the caller: COMMIT after the block, ROLLBACK if it raised."""
+    try:
+        yield
     except BaseException:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
@@ -75,14 +82,8 @@ def atomic_if_free(db: sqlite_utils.Database) -> Iterator[bool]:
     if not began:
         yield False
         return
-    try:
+    with _commit_or_roll_back(db):
         yield True
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    else:
-        db.conn.execute("COMMIT")
 
 
 def row(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> dict | None:

@@ -11,14 +11,19 @@ import sys
 HEAVY = ("pandas", "numpy", "scipy", "matplotlib", "fpdf", "pyreadstat", "xlsxwriter")
 
 
-def _heavy_modules_after(code: str, tmp_path) -> list[str]:
-    probe = f"{code}\nimport sys\nprint('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+def _probe(code: str, tmp_path, tag: str) -> list[str]:
+    """Run ``code`` in a fresh interpreter on a fresh database; the comma-separated list it prints after ``tag:``."""
     env = {"SAFETY_DATABASE": str(tmp_path / "probe.sqlite"), "SAFETY_INSTANCE_PATH": str(tmp_path / "instance"),
            "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    (line,) = [x for x in done.stdout.splitlines() if x.startswith("HEAVY:")]
-    return [m for m in line[len("HEAVY:"):].split(",") if m]
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith(f"{tag}:")]
+    return [m for m in line[len(tag) + 1:].split(",") if m]
+
+
+def _heavy_modules_after(code: str, tmp_path) -> list[str]:
+    return _probe(f"{code}\nimport sys\nprint('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))",
+                  tmp_path, "HEAVY")
 
 
 def test_it_imports_the_cli_without_pandas_matplotlib_or_scipy(tmp_path):
@@ -36,12 +41,7 @@ def _modules_after_command(argv: list[str], tmp_path, prefixes: tuple[str, ...])
     code = (f"import sys\nsys.argv = ['safety', *{argv!r}]\nfrom safety_service.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
             f"print('MODULES:' + ','.join(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))")
-    env = {"SAFETY_DATABASE": str(tmp_path / "probe.sqlite"), "SAFETY_INSTANCE_PATH": str(tmp_path / "instance"),
-           "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    (line,) = [x for x in done.stdout.splitlines() if x.startswith("MODULES:")]
-    return [m for m in line[len("MODULES:"):].split(",") if m]
+    return _probe(code, tmp_path, "MODULES")
 
 
 def test_it_answers_safety_help_without_building_the_app_or_importing_an_area(tmp_path):
