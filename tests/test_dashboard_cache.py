@@ -65,3 +65,19 @@ def test_it_serves_cached_figures_equal_to_a_fresh_computation_after_random_chan
             assert again == fresh, (n, persona)
         assert len(computed) == before + 2 * 2  # each persona: one fresh computation for the cache, one here
     assert versions.current(db, figures.VERSION) > 0
+
+
+def test_the_swimmer_marks_are_the_listed_aes_fields_in_each_users_scope(app, db, people, monkeypatch):
+    """adverse_events.chart_marks (the dashboard's narrow read) gives what the AE list gives, field for field."""
+    from safety_service.domain import adverse_events
+
+    monkeypatch.setattr(demo, "N_PARTICIPANTS", 12)
+    demo.load_demo(db, app.extensions["rulebook"], app.config, now=NOW)
+    fields = ("subject_id", "onset_day", "grade", "serious", "term")
+    for persona in ("safety_sam", "nurse_nina", None):
+        user = people[persona] if persona else None
+        listed = [{k: ae[k] for k in fields} for ae in adverse_events.list_aes(db, user)]
+        assert listed, persona
+        assert adverse_events.chart_marks(db, user) == listed, persona
+    everyone = adverse_events.chart_marks(db, None)
+    assert len(adverse_events.chart_marks(db, people["nurse_nina"])) < len(everyone)  # the nurse sees her site
