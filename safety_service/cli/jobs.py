@@ -80,5 +80,3 @@ def scheduler_command():
     click.echo(f"scheduler: {', '.join(j.id for j in scheduler.JOBS)} (Ctrl-C to stop)")
     scheduler.run_forever(current_app._get_current_object())
 
-
-JOB_COMMANDS = [check_command, mail_group, digest_command, scheduler_command]

@@ -120,6 +120,7 @@ def _schedules(db: Database, people: list[dict], study: Study, tz: str, as_of: d
                held_at: datetime) -> dict[str, list[dict]]:
     """Each participant's schedule on the cut-off day: visits done by then and recorded by the snapshot."""
     today = local_date(as_of, tz)
+    recorded_by_then = _not_after(held_at)
     visits: dict[int, list[tuple]] = {}
     for pid, visit, visit_date, recorded_at in db.execute(  # one query for the cohort, not one per participant
             "SELECT participant_id, visit, visit_date, recorded_at FROM visits ORDER BY rowid"):
@@ -128,7 +129,7 @@ def _schedules(db: Database, people: list[dict], study: Study, tz: str, as_of: d
     for p in people:
         done = {}
         for visit, visit_date, recorded_at in visits.get(p["id"], ()):
-            if _at_or_before(recorded_at, held_at) and date.fromisoformat(visit_date) <= today:
+            if recorded_by_then(recorded_at) and date.fromisoformat(visit_date) <= today:
                 done[visit] = date.fromisoformat(visit_date)
         injection = local_date(parse_datetime(p["injection_at"]), tz) if p["injection_at"] else None
         if injection and injection > today:
@@ -139,12 +140,21 @@ def _schedules(db: Database, people: list[dict], study: Study, tz: str, as_of: d
     return out
 
 
+def _not_after(instant: datetime) -> Callable[[str], bool]:
+    """Whether a stored instant (clock.iso: UTC, whole seconds) is at or before ``instant``: its text compared when
+    it has the storage form (the same order as the instants: ``instant`` is truncated to its second as the stored
+    one was), else parsed. ``instant`` is written out once for a whole table's rows."""
+    text = iso(instant)
+
+    def at_or_before(stored: str) -> bool:
+        if len(stored) == 25 and stored.endswith("+00:00") and stored[10] == "T":
+            return stored <= text
+        return parse_datetime(stored) <= instant
+    return at_or_before
+
+
 def _at_or_before(stored: str, instant: datetime) -> bool:
-    """A stored instant (clock.iso: UTC, whole seconds) at or before ``instant``, by comparing the text when it has
-    the storage form (the same order as the instants: ``instant`` is truncated to its second as the stored one was)."""
-    if len(stored) == 25 and stored.endswith("+00:00") and stored[10] == "T":
-        return stored <= iso(instant)
-    return parse_datetime(stored) <= instant
+    return _not_after(instant)(stored)
 
 
 # JSON text of an AE version -> the decoded AE, for the versions of the last load. Content-addressed (a restored
@@ -188,9 +198,10 @@ def _load_aes(db: Database, as_of: datetime) -> list[dict] | None:
     if not db["ae_versions"].exists():
         return None
     latest: dict[int, str] = {}
+    saved_by_then = _not_after(as_of)
     for ae_id, data, changed_at in db.execute("SELECT ae_id, data, changed_at FROM ae_versions "
                                               "ORDER BY ae_id, version"):
-        if _at_or_before(changed_at, as_of):
+        if saved_by_then(changed_at):
             latest[ae_id] = data
     return _decoded([latest[k] for k in sorted(latest)])
 
